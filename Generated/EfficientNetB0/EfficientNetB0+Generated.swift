@@ -152,7 +152,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 112, width: 112, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 56, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -206,7 +206,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 56, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -260,7 +260,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 28, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -314,7 +314,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 28, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -368,7 +368,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 14, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -422,7 +422,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 14, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -476,7 +476,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 14, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -530,7 +530,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -584,7 +584,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -638,7 +638,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -692,7 +692,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
@@ -723,7 +723,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -754,7 +754,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -785,7 +785,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -816,7 +816,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -885,7 +885,7 @@ extension EfficientNetB0 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
               "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -893,7 +893,7 @@ extension EfficientNetB0 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
               "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -901,7 +901,7 @@ extension EfficientNetB0 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
               "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -909,7 +909,7 @@ extension EfficientNetB0 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
               "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -917,7 +917,7 @@ extension EfficientNetB0 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
               "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -925,7 +925,7 @@ extension EfficientNetB0 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -933,7 +933,7 @@ extension EfficientNetB0 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -941,7 +941,7 @@ extension EfficientNetB0 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 9878400,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -949,7 +949,7 @@ extension EfficientNetB0 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 10536960,
               "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -957,7 +957,7 @@ extension EfficientNetB0 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -965,7 +965,7 @@ extension EfficientNetB0 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 15574944,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
               "depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -973,7 +973,7 @@ extension EfficientNetB0 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 6322176,
               "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -981,7 +981,7 @@ extension EfficientNetB0 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -989,7 +989,7 @@ extension EfficientNetB0 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -997,7 +997,7 @@ extension EfficientNetB0 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 11346048,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
               "depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,

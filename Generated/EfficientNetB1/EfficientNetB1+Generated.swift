@@ -190,7 +190,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 120, width: 120, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 60, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -244,7 +244,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 60, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -298,7 +298,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 60, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -352,7 +352,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 30, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -406,7 +406,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 30, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -460,7 +460,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 30, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -514,7 +514,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -568,7 +568,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -622,7 +622,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -676,7 +676,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -730,7 +730,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -784,7 +784,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -838,7 +838,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -892,7 +892,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -946,7 +946,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
@@ -977,7 +977,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 194208 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -1008,7 +1008,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -1039,7 +1039,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -1070,7 +1070,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -1101,7 +1101,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -1132,7 +1132,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 245760 &* n, batch: n, height: 8, width: 8, inChannels: 320,
@@ -1207,7 +1207,7 @@ extension EfficientNetB1 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
               "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
               "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -1215,7 +1215,7 @@ extension EfficientNetB1 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1223,7 +1223,7 @@ extension EfficientNetB1 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1231,7 +1231,7 @@ extension EfficientNetB1 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
               "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1239,7 +1239,7 @@ extension EfficientNetB1 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1247,7 +1247,7 @@ extension EfficientNetB1 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1255,7 +1255,7 @@ extension EfficientNetB1 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
               "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1263,7 +1263,7 @@ extension EfficientNetB1 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -1271,7 +1271,7 @@ extension EfficientNetB1 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -1279,7 +1279,7 @@ extension EfficientNetB1 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -1287,7 +1287,7 @@ extension EfficientNetB1 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 11340000,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -1295,7 +1295,7 @@ extension EfficientNetB1 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 12096000,
               "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1303,7 +1303,7 @@ extension EfficientNetB1 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1311,7 +1311,7 @@ extension EfficientNetB1 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1319,7 +1319,7 @@ extension EfficientNetB1 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 18009600,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
               "depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1327,7 +1327,7 @@ extension EfficientNetB1 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 8257536,
               "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -1335,7 +1335,7 @@ extension EfficientNetB1 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -1343,7 +1343,7 @@ extension EfficientNetB1 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -1351,7 +1351,7 @@ extension EfficientNetB1 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -1359,7 +1359,7 @@ extension EfficientNetB1 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 14819328,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
               "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
@@ -1367,7 +1367,7 @@ extension EfficientNetB1 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 23592960,
               "conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 40427520,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1105920,
               "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 307200,

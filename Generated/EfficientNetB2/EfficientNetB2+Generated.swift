@@ -190,7 +190,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 144, width: 144, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 72, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -244,7 +244,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 72, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -298,7 +298,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 72, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -352,7 +352,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 36, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -406,7 +406,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 36, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -460,7 +460,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 36, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -514,7 +514,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -568,7 +568,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -622,7 +622,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -676,7 +676,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -730,7 +730,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -784,7 +784,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -838,7 +838,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -892,7 +892,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -946,7 +946,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
@@ -977,7 +977,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -1008,7 +1008,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -1039,7 +1039,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -1070,7 +1070,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -1101,7 +1101,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -1132,7 +1132,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 342144 &* n, batch: n, height: 9, width: 9, inChannels: 352,
@@ -1207,7 +1207,7 @@ extension EfficientNetB2 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
               "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 36329472,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
               "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -1215,7 +1215,7 @@ extension EfficientNetB2 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
               "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1223,7 +1223,7 @@ extension EfficientNetB2 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1231,7 +1231,7 @@ extension EfficientNetB2 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1239,7 +1239,7 @@ extension EfficientNetB2 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1247,7 +1247,7 @@ extension EfficientNetB2 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1255,7 +1255,7 @@ extension EfficientNetB2 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 18755712,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1263,7 +1263,7 @@ extension EfficientNetB2 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -1271,7 +1271,7 @@ extension EfficientNetB2 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -1279,7 +1279,7 @@ extension EfficientNetB2 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -1287,7 +1287,7 @@ extension EfficientNetB2 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 19331136,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -1295,7 +1295,7 @@ extension EfficientNetB2 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
               "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
@@ -1303,7 +1303,7 @@ extension EfficientNetB2 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
@@ -1311,7 +1311,7 @@ extension EfficientNetB2 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
@@ -1319,7 +1319,7 @@ extension EfficientNetB2 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 29451600,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
               "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
@@ -1327,7 +1327,7 @@ extension EfficientNetB2 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 12130560,
               "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
@@ -1335,7 +1335,7 @@ extension EfficientNetB2 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
@@ -1343,7 +1343,7 @@ extension EfficientNetB2 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
@@ -1351,7 +1351,7 @@ extension EfficientNetB2 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
@@ -1359,7 +1359,7 @@ extension EfficientNetB2 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 21936096,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
               "depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
@@ -1367,7 +1367,7 @@ extension EfficientNetB2 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 35582976,
               "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 61756992,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 371712,

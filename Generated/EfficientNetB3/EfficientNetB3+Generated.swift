@@ -193,7 +193,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -247,7 +247,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -301,7 +301,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -355,7 +355,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -409,7 +409,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -463,7 +463,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -517,7 +517,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -571,7 +571,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -625,7 +625,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -679,7 +679,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -733,7 +733,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -787,7 +787,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -841,7 +841,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -895,7 +895,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -949,7 +949,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1003,7 +1003,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1057,7 +1057,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
@@ -1088,7 +1088,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 376176 &* n, batch: n, height: 10, width: 10, inChannels: 232,
@@ -1119,7 +1119,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
@@ -1150,7 +1150,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 301600 &* n, batch: n, height: 10, width: 10, inChannels: 232,
@@ -1181,7 +1181,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
@@ -1212,7 +1212,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 301600 &* n, batch: n, height: 10, width: 10, inChannels: 232,
@@ -1243,7 +1243,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
@@ -1274,7 +1274,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 460800 &* n, batch: n, height: 10, width: 10, inChannels: 384,
@@ -1349,7 +1349,7 @@ extension EfficientNetB3 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
               "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1357,7 +1357,7 @@ extension EfficientNetB3 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1365,7 +1365,7 @@ extension EfficientNetB3 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1373,7 +1373,7 @@ extension EfficientNetB3 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
               "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1381,7 +1381,7 @@ extension EfficientNetB3 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1389,7 +1389,7 @@ extension EfficientNetB3 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1397,7 +1397,7 @@ extension EfficientNetB3 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 20897568,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
               "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1405,7 +1405,7 @@ extension EfficientNetB3 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
               "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1413,7 +1413,7 @@ extension EfficientNetB3 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1421,7 +1421,7 @@ extension EfficientNetB3 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1429,7 +1429,7 @@ extension EfficientNetB3 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1437,7 +1437,7 @@ extension EfficientNetB3 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 25160256,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1445,7 +1445,7 @@ extension EfficientNetB3 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
               "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1453,7 +1453,7 @@ extension EfficientNetB3 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1461,7 +1461,7 @@ extension EfficientNetB3 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1469,7 +1469,7 @@ extension EfficientNetB3 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1477,7 +1477,7 @@ extension EfficientNetB3 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 42102336,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2040000,
               "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1485,7 +1485,7 @@ extension EfficientNetB3 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 18931200,
               "conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
@@ -1493,7 +1493,7 @@ extension EfficientNetB3 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
@@ -1501,7 +1501,7 @@ extension EfficientNetB3 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
@@ -1509,7 +1509,7 @@ extension EfficientNetB3 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
@@ -1517,7 +1517,7 @@ extension EfficientNetB3 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
@@ -1525,7 +1525,7 @@ extension EfficientNetB3 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 33547200,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1252800,
               "depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
@@ -1533,7 +1533,7 @@ extension EfficientNetB3 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 53452800,
               "conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 90547200,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 2073600,
               "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,

@@ -199,7 +199,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 190, width: 190, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 95, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -253,7 +253,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -307,7 +307,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -361,7 +361,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -415,7 +415,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 48, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -469,7 +469,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -523,7 +523,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -577,7 +577,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -631,7 +631,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 2, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -685,7 +685,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -739,7 +739,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -793,7 +793,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -847,7 +847,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -901,7 +901,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -955,7 +955,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1009,7 +1009,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1063,7 +1063,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1117,7 +1117,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1171,7 +1171,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1225,7 +1225,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1279,7 +1279,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -1310,7 +1310,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1341,7 +1341,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1372,7 +1372,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1403,7 +1403,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1434,7 +1434,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1465,7 +1465,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1496,7 +1496,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1527,7 +1527,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1558,7 +1558,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 774144 &* n, batch: n, height: 12, width: 12, inChannels: 448,
@@ -1633,7 +1633,7 @@ extension EfficientNetB4 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
               "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 136458000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
               "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1641,7 +1641,7 @@ extension EfficientNetB4 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1649,7 +1649,7 @@ extension EfficientNetB4 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1657,7 +1657,7 @@ extension EfficientNetB4 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1665,7 +1665,7 @@ extension EfficientNetB4 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 66508800,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
               "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1673,7 +1673,7 @@ extension EfficientNetB4 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
               "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1681,7 +1681,7 @@ extension EfficientNetB4 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1689,7 +1689,7 @@ extension EfficientNetB4 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1697,7 +1697,7 @@ extension EfficientNetB4 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 45093888,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
               "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1705,7 +1705,7 @@ extension EfficientNetB4 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
               "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1713,7 +1713,7 @@ extension EfficientNetB4 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1721,7 +1721,7 @@ extension EfficientNetB4 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1729,7 +1729,7 @@ extension EfficientNetB4 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1737,7 +1737,7 @@ extension EfficientNetB4 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1745,7 +1745,7 @@ extension EfficientNetB4 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 53028864,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1753,7 +1753,7 @@ extension EfficientNetB4 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
               "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1761,7 +1761,7 @@ extension EfficientNetB4 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1769,7 +1769,7 @@ extension EfficientNetB4 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1777,7 +1777,7 @@ extension EfficientNetB4 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1785,7 +1785,7 @@ extension EfficientNetB4 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1793,7 +1793,7 @@ extension EfficientNetB4 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 91929600,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 3456000,
               "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1801,7 +1801,7 @@ extension EfficientNetB4 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 37601280,
               "conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1809,7 +1809,7 @@ extension EfficientNetB4 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1817,7 +1817,7 @@ extension EfficientNetB4 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1825,7 +1825,7 @@ extension EfficientNetB4 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1833,7 +1833,7 @@ extension EfficientNetB4 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1841,7 +1841,7 @@ extension EfficientNetB4 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1849,7 +1849,7 @@ extension EfficientNetB4 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1857,7 +1857,7 @@ extension EfficientNetB4 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 66037248,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 2115072,
               "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
@@ -1865,7 +1865,7 @@ extension EfficientNetB4 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 105283584,
               "conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 176891904,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 602112,

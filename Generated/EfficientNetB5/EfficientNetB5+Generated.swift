@@ -253,7 +253,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 228, width: 228, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 114, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -307,7 +307,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -361,7 +361,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -415,7 +415,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -469,7 +469,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -523,7 +523,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 2, outHeight: 57, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -577,7 +577,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -631,7 +631,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -685,7 +685,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -739,7 +739,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -793,7 +793,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 3, stride: 2, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -847,7 +847,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -901,7 +901,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -955,7 +955,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1009,7 +1009,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1063,7 +1063,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1117,7 +1117,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1171,7 +1171,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1225,7 +1225,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1279,7 +1279,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1333,7 +1333,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1387,7 +1387,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1441,7 +1441,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1495,7 +1495,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1549,7 +1549,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -1580,7 +1580,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1125696 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1611,7 +1611,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1642,7 +1642,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1673,7 +1673,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1704,7 +1704,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1735,7 +1735,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1766,7 +1766,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1797,7 +1797,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1828,7 +1828,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1859,7 +1859,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1382400 &* n, batch: n, height: 15, width: 15, inChannels: 512,
@@ -1890,7 +1890,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1497600 &* n, batch: n, height: 15, width: 15, inChannels: 512,
@@ -1971,7 +1971,7 @@ extension EfficientNetB5 {
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 196499520,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
               "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1979,7 +1979,7 @@ extension EfficientNetB5 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
               "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1987,7 +1987,7 @@ extension EfficientNetB5 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1995,7 +1995,7 @@ extension EfficientNetB5 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2003,7 +2003,7 @@ extension EfficientNetB5 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2011,7 +2011,7 @@ extension EfficientNetB5 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 144255600,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
               "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2019,7 +2019,7 @@ extension EfficientNetB5 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
               "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -2027,7 +2027,7 @@ extension EfficientNetB5 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -2035,7 +2035,7 @@ extension EfficientNetB5 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -2043,7 +2043,7 @@ extension EfficientNetB5 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -2051,7 +2051,7 @@ extension EfficientNetB5 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 82753920,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
               "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -2059,7 +2059,7 @@ extension EfficientNetB5 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
               "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2067,7 +2067,7 @@ extension EfficientNetB5 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2075,7 +2075,7 @@ extension EfficientNetB5 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2083,7 +2083,7 @@ extension EfficientNetB5 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2091,7 +2091,7 @@ extension EfficientNetB5 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2099,7 +2099,7 @@ extension EfficientNetB5 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2107,7 +2107,7 @@ extension EfficientNetB5 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 98820864,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -2115,7 +2115,7 @@ extension EfficientNetB5 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
               "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2123,7 +2123,7 @@ extension EfficientNetB5 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2131,7 +2131,7 @@ extension EfficientNetB5 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2139,7 +2139,7 @@ extension EfficientNetB5 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2147,7 +2147,7 @@ extension EfficientNetB5 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2155,7 +2155,7 @@ extension EfficientNetB5 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2163,7 +2163,7 @@ extension EfficientNetB5 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 162244896,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 5940000,
               "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2171,7 +2171,7 @@ extension EfficientNetB5 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 72230400,
               "conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2179,7 +2179,7 @@ extension EfficientNetB5 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2187,7 +2187,7 @@ extension EfficientNetB5 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2195,7 +2195,7 @@ extension EfficientNetB5 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2203,7 +2203,7 @@ extension EfficientNetB5 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2211,7 +2211,7 @@ extension EfficientNetB5 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2219,7 +2219,7 @@ extension EfficientNetB5 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2227,7 +2227,7 @@ extension EfficientNetB5 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2235,7 +2235,7 @@ extension EfficientNetB5 {
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 128455200,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 3693600,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
@@ -2243,7 +2243,7 @@ extension EfficientNetB5 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 210124800,
               "conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 6220800,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
@@ -2251,7 +2251,7 @@ extension EfficientNetB5 {
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 353894400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
-              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 6220800,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 786432,

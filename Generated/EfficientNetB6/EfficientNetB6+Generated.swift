@@ -259,7 +259,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 264, width: 264, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 132, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -313,7 +313,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -367,7 +367,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -421,7 +421,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -475,7 +475,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -529,7 +529,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -583,7 +583,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 2, outHeight: 66, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -637,7 +637,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -691,7 +691,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -745,7 +745,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -799,7 +799,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -853,7 +853,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -907,7 +907,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 3, stride: 2, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -961,7 +961,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1015,7 +1015,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1069,7 +1069,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1123,7 +1123,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1177,7 +1177,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1231,7 +1231,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1285,7 +1285,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1339,7 +1339,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1393,7 +1393,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1447,7 +1447,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1501,7 +1501,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1555,7 +1555,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1609,7 +1609,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1663,7 +1663,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1717,7 +1717,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1771,7 +1771,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -1802,7 +1802,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1833,7 +1833,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1864,7 +1864,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1895,7 +1895,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1926,7 +1926,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1957,7 +1957,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1988,7 +1988,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -2019,7 +2019,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -2050,7 +2050,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -2081,7 +2081,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -2112,7 +2112,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -2143,7 +2143,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1997568 &* n, batch: n, height: 17, width: 17, inChannels: 576,
@@ -2174,7 +2174,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2164032 &* n, batch: n, height: 17, width: 17, inChannels: 576,
@@ -2255,7 +2255,7 @@ extension EfficientNetB6 {
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 458320896,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
               "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -2263,7 +2263,7 @@ extension EfficientNetB6 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
               "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2271,7 +2271,7 @@ extension EfficientNetB6 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2279,7 +2279,7 @@ extension EfficientNetB6 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2287,7 +2287,7 @@ extension EfficientNetB6 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2295,7 +2295,7 @@ extension EfficientNetB6 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2303,7 +2303,7 @@ extension EfficientNetB6 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 193406400,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
               "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -2311,7 +2311,7 @@ extension EfficientNetB6 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
               "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -2319,7 +2319,7 @@ extension EfficientNetB6 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -2327,7 +2327,7 @@ extension EfficientNetB6 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -2335,7 +2335,7 @@ extension EfficientNetB6 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -2343,7 +2343,7 @@ extension EfficientNetB6 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -2351,7 +2351,7 @@ extension EfficientNetB6 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 139723056,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
               "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -2359,7 +2359,7 @@ extension EfficientNetB6 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
               "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2367,7 +2367,7 @@ extension EfficientNetB6 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2375,7 +2375,7 @@ extension EfficientNetB6 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2383,7 +2383,7 @@ extension EfficientNetB6 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2391,7 +2391,7 @@ extension EfficientNetB6 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2399,7 +2399,7 @@ extension EfficientNetB6 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2407,7 +2407,7 @@ extension EfficientNetB6 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2415,7 +2415,7 @@ extension EfficientNetB6 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 159011424,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -2423,7 +2423,7 @@ extension EfficientNetB6 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
               "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2431,7 +2431,7 @@ extension EfficientNetB6 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2439,7 +2439,7 @@ extension EfficientNetB6 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2447,7 +2447,7 @@ extension EfficientNetB6 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2455,7 +2455,7 @@ extension EfficientNetB6 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2463,7 +2463,7 @@ extension EfficientNetB6 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2471,7 +2471,7 @@ extension EfficientNetB6 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2479,7 +2479,7 @@ extension EfficientNetB6 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 270030000,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 8670000,
               "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -2487,7 +2487,7 @@ extension EfficientNetB6 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 119299200,
               "conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2495,7 +2495,7 @@ extension EfficientNetB6 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2503,7 +2503,7 @@ extension EfficientNetB6 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2511,7 +2511,7 @@ extension EfficientNetB6 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2519,7 +2519,7 @@ extension EfficientNetB6 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2527,7 +2527,7 @@ extension EfficientNetB6 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2535,7 +2535,7 @@ extension EfficientNetB6 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2543,7 +2543,7 @@ extension EfficientNetB6 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2551,7 +2551,7 @@ extension EfficientNetB6 {
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2559,7 +2559,7 @@ extension EfficientNetB6 {
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2567,7 +2567,7 @@ extension EfficientNetB6 {
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 210563088,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 5368464,
               "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -2575,7 +2575,7 @@ extension EfficientNetB6 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 343581696,
               "conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 8989056,
               "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
@@ -2583,7 +2583,7 @@ extension EfficientNetB6 {
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 575299584,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
-              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 8989056,
               "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 995328,

@@ -316,7 +316,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 300, width: 300, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -370,7 +370,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -424,7 +424,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -478,7 +478,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -532,7 +532,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -586,7 +586,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -640,7 +640,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -694,7 +694,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 2, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -748,7 +748,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -802,7 +802,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -856,7 +856,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -910,7 +910,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -964,7 +964,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1018,7 +1018,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1072,7 +1072,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 2, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1126,7 +1126,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1180,7 +1180,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1234,7 +1234,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1288,7 +1288,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1342,7 +1342,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1396,7 +1396,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1450,7 +1450,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1504,7 +1504,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1558,7 +1558,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1612,7 +1612,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1666,7 +1666,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1720,7 +1720,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1774,7 +1774,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1828,7 +1828,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1882,7 +1882,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1936,7 +1936,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1990,7 +1990,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2044,7 +2044,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2098,7 +2098,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2152,7 +2152,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -2183,7 +2183,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2214,7 +2214,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2245,7 +2245,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2276,7 +2276,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2307,7 +2307,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2338,7 +2338,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2369,7 +2369,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2400,7 +2400,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2431,7 +2431,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2462,7 +2462,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2493,7 +2493,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2524,7 +2524,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2555,7 +2555,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -2586,7 +2586,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
@@ -2617,7 +2617,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3003520 &* n, batch: n, height: 19, width: 19, inChannels: 640,
@@ -2648,7 +2648,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.3: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
@@ -2735,7 +2735,7 @@ extension EfficientNetB7 {
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 591840000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 38880000,
               "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -2743,7 +2743,7 @@ extension EfficientNetB7 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 207360000,
               "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2751,7 +2751,7 @@ extension EfficientNetB7 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2759,7 +2759,7 @@ extension EfficientNetB7 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2767,7 +2767,7 @@ extension EfficientNetB7 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2775,7 +2775,7 @@ extension EfficientNetB7 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2783,7 +2783,7 @@ extension EfficientNetB7 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2791,7 +2791,7 @@ extension EfficientNetB7 {
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 351540000,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 40500000,
               "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2799,7 +2799,7 @@ extension EfficientNetB7 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 129600000,
               "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2807,7 +2807,7 @@ extension EfficientNetB7 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2815,7 +2815,7 @@ extension EfficientNetB7 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2823,7 +2823,7 @@ extension EfficientNetB7 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2831,7 +2831,7 @@ extension EfficientNetB7 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2839,7 +2839,7 @@ extension EfficientNetB7 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2847,7 +2847,7 @@ extension EfficientNetB7 {
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 222238080,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 6238080,
               "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2855,7 +2855,7 @@ extension EfficientNetB7 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 110899200,
               "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2863,7 +2863,7 @@ extension EfficientNetB7 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2871,7 +2871,7 @@ extension EfficientNetB7 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2879,7 +2879,7 @@ extension EfficientNetB7 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2887,7 +2887,7 @@ extension EfficientNetB7 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2895,7 +2895,7 @@ extension EfficientNetB7 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2903,7 +2903,7 @@ extension EfficientNetB7 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2911,7 +2911,7 @@ extension EfficientNetB7 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2919,7 +2919,7 @@ extension EfficientNetB7 {
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2927,7 +2927,7 @@ extension EfficientNetB7 {
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 256454400,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 34656000,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2935,7 +2935,7 @@ extension EfficientNetB7 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 310517760,
               "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2943,7 +2943,7 @@ extension EfficientNetB7 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2951,7 +2951,7 @@ extension EfficientNetB7 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2959,7 +2959,7 @@ extension EfficientNetB7 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2967,7 +2967,7 @@ extension EfficientNetB7 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2975,7 +2975,7 @@ extension EfficientNetB7 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2983,7 +2983,7 @@ extension EfficientNetB7 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2991,7 +2991,7 @@ extension EfficientNetB7 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2999,7 +2999,7 @@ extension EfficientNetB7 {
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -3007,7 +3007,7 @@ extension EfficientNetB7 {
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 446854464,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 12129600,
               "depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -3015,7 +3015,7 @@ extension EfficientNetB7 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 186310656,
               "conv 1x1 + BN, [n, 19, 19, 1344] -> [n, 19, 19, 384]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3023,7 +3023,7 @@ extension EfficientNetB7 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3031,7 +3031,7 @@ extension EfficientNetB7 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3039,7 +3039,7 @@ extension EfficientNetB7 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3047,7 +3047,7 @@ extension EfficientNetB7 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3055,7 +3055,7 @@ extension EfficientNetB7 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3063,7 +3063,7 @@ extension EfficientNetB7 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3071,7 +3071,7 @@ extension EfficientNetB7 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3079,7 +3079,7 @@ extension EfficientNetB7 {
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3087,7 +3087,7 @@ extension EfficientNetB7 {
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3095,7 +3095,7 @@ extension EfficientNetB7 {
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3103,7 +3103,7 @@ extension EfficientNetB7 {
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3111,7 +3111,7 @@ extension EfficientNetB7 {
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 326875392,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 7485696,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
@@ -3119,7 +3119,7 @@ extension EfficientNetB7 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 532316160,
               "conv 1x1 + BN, [n, 19, 19, 2304] -> [n, 19, 19, 640]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
@@ -3127,7 +3127,7 @@ extension EfficientNetB7 {
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
-              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
@@ -3135,7 +3135,7 @@ extension EfficientNetB7 {
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
-              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,

@@ -325,7 +325,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 336, width: 336, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -379,7 +379,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -433,7 +433,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -487,7 +487,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -541,7 +541,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -595,7 +595,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -649,7 +649,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -703,7 +703,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.7: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -757,7 +757,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 2, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -811,7 +811,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -865,7 +865,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -919,7 +919,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -973,7 +973,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1027,7 +1027,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1081,7 +1081,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1135,7 +1135,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.7: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1189,7 +1189,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 2, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1243,7 +1243,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1297,7 +1297,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1351,7 +1351,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1405,7 +1405,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1459,7 +1459,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1513,7 +1513,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1567,7 +1567,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1621,7 +1621,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1675,7 +1675,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1729,7 +1729,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.10: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1783,7 +1783,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1837,7 +1837,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1891,7 +1891,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1945,7 +1945,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1999,7 +1999,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2053,7 +2053,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2107,7 +2107,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2161,7 +2161,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2215,7 +2215,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2269,7 +2269,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2323,7 +2323,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.10: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2377,7 +2377,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.0.block.2 and features.6.0.block.3, image by image
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.0.block.2 and features.6.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 2, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2431,7 +2431,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.1.block.2 and features.6.1.block.3, image by image
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.1.block.2 and features.6.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2485,7 +2485,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.2.block.2 and features.6.2.block.3, image by image
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.2.block.2 and features.6.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2539,7 +2539,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.3.block.2 and features.6.3.block.3, image by image
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.3.block.2 and features.6.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2593,7 +2593,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.4.block.2 and features.6.4.block.3, image by image
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.4.block.2 and features.6.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2647,7 +2647,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.5.block.2 and features.6.5.block.3, image by image
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.5.block.2 and features.6.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2701,7 +2701,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.6.block.2 and features.6.6.block.3, image by image
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.6.block.2 and features.6.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2755,7 +2755,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.7.block.2 and features.6.7.block.3, image by image
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.7.block.2 and features.6.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2809,7 +2809,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.8.block.2 and features.6.8.block.3, image by image
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.8.block.2 and features.6.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2863,7 +2863,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.9.block.2 and features.6.9.block.3, image by image
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.9.block.2 and features.6.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2917,7 +2917,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.10.block.2 and features.6.10.block.3, image by image
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.10.block.2 and features.6.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2971,7 +2971,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.11.block.2 and features.6.11.block.3, image by image
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.11.block.2 and features.6.11.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3025,7 +3025,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.12.block.2 and features.6.12.block.3, image by image
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.12.block.2 and features.6.12.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3079,7 +3079,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.13: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.13.block.2 and features.6.13.block.3, image by image
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.13.block.2 and features.6.13.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3133,7 +3133,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.14: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.14.block.2 and features.6.14.block.3, image by image
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.14.block.2 and features.6.14.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3187,7 +3187,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -3218,7 +3218,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
@@ -3249,7 +3249,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 21, width: 21, inChannels: 704,
@@ -3280,7 +3280,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.3: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
@@ -3367,7 +3367,7 @@ extension EfficientNetB8 {
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 742404096,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 48771072,
               "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -3375,7 +3375,7 @@ extension EfficientNetB8 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 303464448,
               "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3383,7 +3383,7 @@ extension EfficientNetB8 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3391,7 +3391,7 @@ extension EfficientNetB8 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3399,7 +3399,7 @@ extension EfficientNetB8 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3407,7 +3407,7 @@ extension EfficientNetB8 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3415,7 +3415,7 @@ extension EfficientNetB8 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3423,7 +3423,7 @@ extension EfficientNetB8 {
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3431,7 +3431,7 @@ extension EfficientNetB8 {
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 590333184,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 59270400,
               "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -3439,7 +3439,7 @@ extension EfficientNetB8 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 208631808,
               "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3447,7 +3447,7 @@ extension EfficientNetB8 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3455,7 +3455,7 @@ extension EfficientNetB8 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3463,7 +3463,7 @@ extension EfficientNetB8 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3471,7 +3471,7 @@ extension EfficientNetB8 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3479,7 +3479,7 @@ extension EfficientNetB8 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3487,7 +3487,7 @@ extension EfficientNetB8 {
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3495,7 +3495,7 @@ extension EfficientNetB8 {
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 336232512,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 8382528,
               "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -3503,7 +3503,7 @@ extension EfficientNetB8 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 163924992,
               "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3511,7 +3511,7 @@ extension EfficientNetB8 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3519,7 +3519,7 @@ extension EfficientNetB8 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3527,7 +3527,7 @@ extension EfficientNetB8 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3535,7 +3535,7 @@ extension EfficientNetB8 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3543,7 +3543,7 @@ extension EfficientNetB8 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3551,7 +3551,7 @@ extension EfficientNetB8 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3559,7 +3559,7 @@ extension EfficientNetB8 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3567,7 +3567,7 @@ extension EfficientNetB8 {
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3575,7 +3575,7 @@ extension EfficientNetB8 {
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3583,7 +3583,7 @@ extension EfficientNetB8 {
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 374419584,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 46569600,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3591,7 +3591,7 @@ extension EfficientNetB8 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 461970432,
               "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3599,7 +3599,7 @@ extension EfficientNetB8 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3607,7 +3607,7 @@ extension EfficientNetB8 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3615,7 +3615,7 @@ extension EfficientNetB8 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3623,7 +3623,7 @@ extension EfficientNetB8 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3631,7 +3631,7 @@ extension EfficientNetB8 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3639,7 +3639,7 @@ extension EfficientNetB8 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3647,7 +3647,7 @@ extension EfficientNetB8 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3655,7 +3655,7 @@ extension EfficientNetB8 {
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3663,7 +3663,7 @@ extension EfficientNetB8 {
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3671,7 +3671,7 @@ extension EfficientNetB8 {
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 667363536,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.0.block.2 and features.6.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.0.block.2 and features.6.0.block.3, image by image"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 16405200,
               "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -3679,7 +3679,7 @@ extension EfficientNetB8 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 278232192,
               "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.1.block.2 and features.6.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.1.block.2 and features.6.1.block.3, image by image"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3687,7 +3687,7 @@ extension EfficientNetB8 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.2.block.2 and features.6.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.2.block.2 and features.6.2.block.3, image by image"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3695,7 +3695,7 @@ extension EfficientNetB8 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.3.block.2 and features.6.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.3.block.2 and features.6.3.block.3, image by image"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3703,7 +3703,7 @@ extension EfficientNetB8 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.4.block.2 and features.6.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.4.block.2 and features.6.4.block.3, image by image"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3711,7 +3711,7 @@ extension EfficientNetB8 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.5.block.2 and features.6.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.5.block.2 and features.6.5.block.3, image by image"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3719,7 +3719,7 @@ extension EfficientNetB8 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.6.block.2 and features.6.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.6.block.2 and features.6.6.block.3, image by image"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3727,7 +3727,7 @@ extension EfficientNetB8 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.7.block.2 and features.6.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.7.block.2 and features.6.7.block.3, image by image"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3735,7 +3735,7 @@ extension EfficientNetB8 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.8.block.2 and features.6.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.8.block.2 and features.6.8.block.3, image by image"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3743,7 +3743,7 @@ extension EfficientNetB8 {
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.9.block.2 and features.6.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.9.block.2 and features.6.9.block.3, image by image"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3751,7 +3751,7 @@ extension EfficientNetB8 {
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.10.block.2 and features.6.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.10.block.2 and features.6.10.block.3, image by image"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3759,7 +3759,7 @@ extension EfficientNetB8 {
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.11.block.2 and features.6.11.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.11.block.2 and features.6.11.block.3, image by image"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3767,7 +3767,7 @@ extension EfficientNetB8 {
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.12.block.2 and features.6.12.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.12.block.2 and features.6.12.block.3, image by image"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3775,7 +3775,7 @@ extension EfficientNetB8 {
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.13.block.2 and features.6.13.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.13.block.2 and features.6.13.block.3, image by image"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3783,7 +3783,7 @@ extension EfficientNetB8 {
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.14.block.2 and features.6.14.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.6.14.block.2 and features.6.14.block.3, image by image"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3791,7 +3791,7 @@ extension EfficientNetB8 {
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 485784432,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 10097136,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -3799,7 +3799,7 @@ extension EfficientNetB8 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 789820416,
               "conv 1x1 + BN, [n, 21, 21, 2544] -> [n, 21, 21, 704]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
@@ -3807,7 +3807,7 @@ extension EfficientNetB8 {
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
-              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
@@ -3815,7 +3815,7 @@ extension EfficientNetB8 {
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
-              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,

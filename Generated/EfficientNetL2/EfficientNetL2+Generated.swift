@@ -443,7 +443,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 400, width: 400, inChannels: 72, expandedChannels: 432, kernel: 3, stride: 2, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -497,7 +497,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -551,7 +551,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -605,7 +605,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -659,7 +659,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -713,7 +713,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -767,7 +767,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -821,7 +821,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.7: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -875,7 +875,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.8: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.8.block.0 expand: conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.8.block.2 and features.2.8.block.3, image by image
+        // features.2.8.block.0 expand: conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.8.block.2 and features.2.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -929,7 +929,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.9: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.9.block.0 expand: conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.9.block.2 and features.2.9.block.3, image by image
+        // features.2.9.block.0 expand: conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.9.block.2 and features.2.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -983,7 +983,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.10: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.10.block.0 expand: conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.10.block.2 and features.2.10.block.3, image by image
+        // features.2.10.block.0 expand: conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.10.block.2 and features.2.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1037,7 +1037,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 5, stride: 2, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1091,7 +1091,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1145,7 +1145,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1199,7 +1199,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1253,7 +1253,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1307,7 +1307,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1361,7 +1361,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1415,7 +1415,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.7: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1469,7 +1469,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.8: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.8.block.0 expand: conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.8.block.2 and features.3.8.block.3, image by image
+        // features.3.8.block.0 expand: conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.8.block.2 and features.3.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1523,7 +1523,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.9: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.9.block.0 expand: conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.9.block.2 and features.3.9.block.3, image by image
+        // features.3.9.block.0 expand: conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.9.block.2 and features.3.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1577,7 +1577,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.10: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.10.block.0 expand: conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.10.block.2 and features.3.10.block.3, image by image
+        // features.3.10.block.0 expand: conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.10.block.2 and features.3.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1631,7 +1631,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 2, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1685,7 +1685,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1739,7 +1739,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1793,7 +1793,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1847,7 +1847,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1901,7 +1901,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -1955,7 +1955,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2009,7 +2009,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2063,7 +2063,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2117,7 +2117,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2171,7 +2171,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.10: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2225,7 +2225,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.11: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.11.block.0 expand: conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.11.block.2 and features.4.11.block.3, image by image
+        // features.4.11.block.0 expand: conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.11.block.2 and features.4.11.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2279,7 +2279,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.12: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.12.block.0 expand: conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.12.block.2 and features.4.12.block.3, image by image
+        // features.4.12.block.0 expand: conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.12.block.2 and features.4.12.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2333,7 +2333,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.13: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.13.block.0 expand: conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.13.block.2 and features.4.13.block.3, image by image
+        // features.4.13.block.0 expand: conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.13.block.2 and features.4.13.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2387,7 +2387,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.14: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.14.block.0 expand: conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.14.block.2 and features.4.14.block.3, image by image
+        // features.4.14.block.0 expand: conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.14.block.2 and features.4.14.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2441,7 +2441,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.15: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.15.block.0 expand: conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.15.block.2 and features.4.15.block.3, image by image
+        // features.4.15.block.0 expand: conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.15.block.2 and features.4.15.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2495,7 +2495,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2549,7 +2549,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2603,7 +2603,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2657,7 +2657,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2711,7 +2711,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2765,7 +2765,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2819,7 +2819,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2873,7 +2873,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2927,7 +2927,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -2981,7 +2981,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3035,7 +3035,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.10: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3089,7 +3089,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.11: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.11.block.0 expand: conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.11.block.2 and features.5.11.block.3, image by image
+        // features.5.11.block.0 expand: conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.11.block.2 and features.5.11.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3143,7 +3143,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.12: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.12.block.0 expand: conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.12.block.2 and features.5.12.block.3, image by image
+        // features.5.12.block.0 expand: conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.12.block.2 and features.5.12.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3197,7 +3197,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.13: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.13.block.0 expand: conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.13.block.2 and features.5.13.block.3, image by image
+        // features.5.13.block.0 expand: conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.13.block.2 and features.5.13.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3251,7 +3251,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.14: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.14.block.0 expand: conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.14.block.2 and features.5.14.block.3, image by image
+        // features.5.14.block.0 expand: conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.14.block.2 and features.5.14.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3305,7 +3305,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.15: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.15.block.0 expand: conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.15.block.2 and features.5.15.block.3, image by image
+        // features.5.15.block.0 expand: conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.15.block.2 and features.5.15.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -3359,7 +3359,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -3390,7 +3390,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3421,7 +3421,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3452,7 +3452,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3483,7 +3483,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3514,7 +3514,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3545,7 +3545,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3576,7 +3576,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3607,7 +3607,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3638,7 +3638,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3669,7 +3669,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3700,7 +3700,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3731,7 +3731,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3762,7 +3762,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.13: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3793,7 +3793,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.14: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3824,7 +3824,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.15: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.15.block.0 expand: conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.15.block.0 expand: conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3855,7 +3855,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.16: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_16(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.16.block.0 expand: conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.16.block.0 expand: conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3886,7 +3886,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.17: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_17(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.17.block.0 expand: conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.17.block.0 expand: conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3917,7 +3917,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.18: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_18(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.18.block.0 expand: conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.18.block.0 expand: conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3948,7 +3948,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.19: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_19(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.19.block.0 expand: conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.19.block.0 expand: conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -3979,7 +3979,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.20: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_20(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.20.block.0 expand: conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.20.block.0 expand: conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -4010,7 +4010,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.21: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_21(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.21.block.0 expand: conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.21.block.0 expand: conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -4041,7 +4041,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 25x25x824 -> 25x25x1376, SE 4944 -> 206 -> 4944
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -4072,7 +4072,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -4103,7 +4103,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -4134,7 +4134,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.3: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -4165,7 +4165,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.4: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.4.block.0 expand: conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.4.block.0 expand: conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -4196,7 +4196,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.5: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.5.block.0 expand: conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.5.block.0 expand: conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -4295,7 +4295,7 @@ extension EfficientNetL2 {
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 5132160000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 155520000,
               "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -4303,7 +4303,7 @@ extension EfficientNetL2 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 1797120000,
               "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4311,7 +4311,7 @@ extension EfficientNetL2 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4319,7 +4319,7 @@ extension EfficientNetL2 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4327,7 +4327,7 @@ extension EfficientNetL2 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4335,7 +4335,7 @@ extension EfficientNetL2 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4343,7 +4343,7 @@ extension EfficientNetL2 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4351,7 +4351,7 @@ extension EfficientNetL2 {
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4359,7 +4359,7 @@ extension EfficientNetL2 {
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.8.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.8.block.2 and features.2.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.8.block.2 and features.2.8.block.3, image by image"),
         .init("features.2.8.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0"),
         .init("features.2.8.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4367,7 +4367,7 @@ extension EfficientNetL2 {
         .init("features.2.8.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.9.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.9.block.2 and features.2.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.9.block.2 and features.2.9.block.3, image by image"),
         .init("features.2.9.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0"),
         .init("features.2.9.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4375,7 +4375,7 @@ extension EfficientNetL2 {
         .init("features.2.9.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.10.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.10.block.2 and features.2.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.10.block.2 and features.2.10.block.3, image by image"),
         .init("features.2.10.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0"),
         .init("features.2.10.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4383,7 +4383,7 @@ extension EfficientNetL2 {
         .init("features.2.10.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 2751840000,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 156000000,
               "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -4391,7 +4391,7 @@ extension EfficientNetL2 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 1098240000,
               "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4399,7 +4399,7 @@ extension EfficientNetL2 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4407,7 +4407,7 @@ extension EfficientNetL2 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4415,7 +4415,7 @@ extension EfficientNetL2 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4423,7 +4423,7 @@ extension EfficientNetL2 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4431,7 +4431,7 @@ extension EfficientNetL2 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4439,7 +4439,7 @@ extension EfficientNetL2 {
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4447,7 +4447,7 @@ extension EfficientNetL2 {
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.8.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.8.block.2 and features.3.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.8.block.2 and features.3.8.block.3, image by image"),
         .init("features.3.8.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0"),
         .init("features.3.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4455,7 +4455,7 @@ extension EfficientNetL2 {
         .init("features.3.8.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.9.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.9.block.2 and features.3.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.9.block.2 and features.3.9.block.3, image by image"),
         .init("features.3.9.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0"),
         .init("features.3.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4463,7 +4463,7 @@ extension EfficientNetL2 {
         .init("features.3.9.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.10.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.10.block.2 and features.3.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.10.block.2 and features.3.10.block.3, image by image"),
         .init("features.3.10.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0"),
         .init("features.3.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4471,7 +4471,7 @@ extension EfficientNetL2 {
         .init("features.3.10.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 1882320000,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 23760000,
               "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -4479,7 +4479,7 @@ extension EfficientNetL2 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 908160000,
               "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4487,7 +4487,7 @@ extension EfficientNetL2 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4495,7 +4495,7 @@ extension EfficientNetL2 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4503,7 +4503,7 @@ extension EfficientNetL2 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4511,7 +4511,7 @@ extension EfficientNetL2 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4519,7 +4519,7 @@ extension EfficientNetL2 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4527,7 +4527,7 @@ extension EfficientNetL2 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4535,7 +4535,7 @@ extension EfficientNetL2 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4543,7 +4543,7 @@ extension EfficientNetL2 {
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4551,7 +4551,7 @@ extension EfficientNetL2 {
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4559,7 +4559,7 @@ extension EfficientNetL2 {
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.11.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.11.block.2 and features.4.11.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.11.block.2 and features.4.11.block.3, image by image"),
         .init("features.4.11.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0"),
         .init("features.4.11.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4567,7 +4567,7 @@ extension EfficientNetL2 {
         .init("features.4.11.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.12.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.12.block.2 and features.4.12.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.12.block.2 and features.4.12.block.3, image by image"),
         .init("features.4.12.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0"),
         .init("features.4.12.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4575,7 +4575,7 @@ extension EfficientNetL2 {
         .init("features.4.12.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.13.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.13.block.2 and features.4.13.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.13.block.2 and features.4.13.block.3, image by image"),
         .init("features.4.13.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0"),
         .init("features.4.13.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4583,7 +4583,7 @@ extension EfficientNetL2 {
         .init("features.4.13.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.14.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.14.block.2 and features.4.14.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.14.block.2 and features.4.14.block.3, image by image"),
         .init("features.4.14.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0"),
         .init("features.4.14.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4591,7 +4591,7 @@ extension EfficientNetL2 {
         .init("features.4.14.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.15.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.15.block.2 and features.4.15.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.4.15.block.2 and features.4.15.block.3, image by image"),
         .init("features.4.15.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0"),
         .init("features.4.15.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4599,7 +4599,7 @@ extension EfficientNetL2 {
         .init("features.4.15.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 1904040000,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 129000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -4607,7 +4607,7 @@ extension EfficientNetL2 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 2476800000,
               "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4615,7 +4615,7 @@ extension EfficientNetL2 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4623,7 +4623,7 @@ extension EfficientNetL2 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4631,7 +4631,7 @@ extension EfficientNetL2 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4639,7 +4639,7 @@ extension EfficientNetL2 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4647,7 +4647,7 @@ extension EfficientNetL2 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4655,7 +4655,7 @@ extension EfficientNetL2 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4663,7 +4663,7 @@ extension EfficientNetL2 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4671,7 +4671,7 @@ extension EfficientNetL2 {
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4679,7 +4679,7 @@ extension EfficientNetL2 {
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4687,7 +4687,7 @@ extension EfficientNetL2 {
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.11.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.11.block.2 and features.5.11.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.11.block.2 and features.5.11.block.3, image by image"),
         .init("features.5.11.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0"),
         .init("features.5.11.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4695,7 +4695,7 @@ extension EfficientNetL2 {
         .init("features.5.11.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.12.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.12.block.2 and features.5.12.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.12.block.2 and features.5.12.block.3, image by image"),
         .init("features.5.12.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0"),
         .init("features.5.12.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4703,7 +4703,7 @@ extension EfficientNetL2 {
         .init("features.5.12.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.13.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.13.block.2 and features.5.13.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.13.block.2 and features.5.13.block.3, image by image"),
         .init("features.5.13.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0"),
         .init("features.5.13.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4711,7 +4711,7 @@ extension EfficientNetL2 {
         .init("features.5.13.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.14.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.14.block.2 and features.5.14.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.14.block.2 and features.5.14.block.3, image by image"),
         .init("features.5.14.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0"),
         .init("features.5.14.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4719,7 +4719,7 @@ extension EfficientNetL2 {
         .init("features.5.14.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.15.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.15.block.2 and features.5.15.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.5.15.block.2 and features.5.15.block.3, image by image"),
         .init("features.5.15.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0"),
         .init("features.5.15.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4727,7 +4727,7 @@ extension EfficientNetL2 {
         .init("features.5.15.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 3501000000,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 45000000,
               "depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -4735,7 +4735,7 @@ extension EfficientNetL2 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 1483200000,
               "conv 1x1 + BN, [n, 25, 25, 2880] -> [n, 25, 25, 824]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4743,7 +4743,7 @@ extension EfficientNetL2 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4751,7 +4751,7 @@ extension EfficientNetL2 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4759,7 +4759,7 @@ extension EfficientNetL2 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4767,7 +4767,7 @@ extension EfficientNetL2 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4775,7 +4775,7 @@ extension EfficientNetL2 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4783,7 +4783,7 @@ extension EfficientNetL2 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4791,7 +4791,7 @@ extension EfficientNetL2 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4799,7 +4799,7 @@ extension EfficientNetL2 {
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4807,7 +4807,7 @@ extension EfficientNetL2 {
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4815,7 +4815,7 @@ extension EfficientNetL2 {
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4823,7 +4823,7 @@ extension EfficientNetL2 {
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4831,7 +4831,7 @@ extension EfficientNetL2 {
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4839,7 +4839,7 @@ extension EfficientNetL2 {
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4847,7 +4847,7 @@ extension EfficientNetL2 {
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.15.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.15.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.15.block.0"),
         .init("features.6.15.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4855,7 +4855,7 @@ extension EfficientNetL2 {
         .init("features.6.15.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.16.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.16.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.16.block.0"),
         .init("features.6.16.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4863,7 +4863,7 @@ extension EfficientNetL2 {
         .init("features.6.16.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.17.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.17.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.17.block.0"),
         .init("features.6.17.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4871,7 +4871,7 @@ extension EfficientNetL2 {
         .init("features.6.17.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.18.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.18.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.18.block.0"),
         .init("features.6.18.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4879,7 +4879,7 @@ extension EfficientNetL2 {
         .init("features.6.18.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.19.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.19.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.19.block.0"),
         .init("features.6.19.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4887,7 +4887,7 @@ extension EfficientNetL2 {
         .init("features.6.19.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.20.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.20.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.20.block.0"),
         .init("features.6.20.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4895,7 +4895,7 @@ extension EfficientNetL2 {
         .init("features.6.20.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.21.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.21.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.21.block.0"),
         .init("features.6.21.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4903,7 +4903,7 @@ extension EfficientNetL2 {
         .init("features.6.21.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 2573970000,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 27810000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
@@ -4911,7 +4911,7 @@ extension EfficientNetL2 {
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 4251840000,
               "conv 1x1 + BN, [n, 25, 25, 4944] -> [n, 25, 25, 1376]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
@@ -4919,7 +4919,7 @@ extension EfficientNetL2 {
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
@@ -4927,7 +4927,7 @@ extension EfficientNetL2 {
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
@@ -4935,7 +4935,7 @@ extension EfficientNetL2 {
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.4.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.4.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.4.block.0"),
         .init("features.7.4.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
@@ -4943,7 +4943,7 @@ extension EfficientNetL2 {
         .init("features.7.4.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.5.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.5.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.5.block.0"),
         .init("features.7.5.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,

@@ -102,7 +102,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
@@ -124,7 +124,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
@@ -146,7 +146,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
@@ -168,7 +168,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
@@ -190,7 +190,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
@@ -212,7 +212,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
@@ -234,7 +234,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
@@ -256,7 +256,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
@@ -278,7 +278,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
@@ -300,7 +300,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
@@ -322,7 +322,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
@@ -344,7 +344,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -366,7 +366,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -388,7 +388,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -410,7 +410,7 @@ public final class EfficientNetLite0: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 7x7x192 -> 7x7x320
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
@@ -468,91 +468,91 @@ extension EfficientNetLite0 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
-              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
               "depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
-              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
               "depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
-              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
               "depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
-              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
               "depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
-              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
               "depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
-              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
-              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 9878400,
-              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
               "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 10536960,
               "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
-              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
-              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 15574944,
-              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
               "depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 6322176,
               "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
-              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
-              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
-              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 11346048,
-              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
               "depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 18063360,

@@ -107,7 +107,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
@@ -129,7 +129,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -151,7 +151,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -173,7 +173,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -195,7 +195,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -217,7 +217,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -239,7 +239,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -261,7 +261,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
@@ -283,7 +283,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
@@ -305,7 +305,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
@@ -327,7 +327,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
@@ -349,7 +349,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
@@ -371,7 +371,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
@@ -393,7 +393,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
@@ -415,7 +415,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
@@ -437,7 +437,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 194208 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -459,7 +459,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -481,7 +481,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -503,7 +503,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -525,7 +525,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 8x8x192 -> 8x8x320
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
@@ -583,121 +583,121 @@ extension EfficientNetLite1 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 7372800,
               "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
-              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
               "depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
-              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
               "depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
-              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
               "depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 11340000,
-              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
               "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 12096000,
               "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 18009600,
-              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
               "depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 8257536,
               "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
-              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 14819328,
-              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
               "depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 23592960,

@@ -107,7 +107,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2028000 &* n, batch: n, height: 130, width: 130, inChannels: 16,
@@ -129,7 +129,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
@@ -151,7 +151,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1318208 &* n, batch: n, height: 65, width: 65, inChannels: 24,
@@ -173,7 +173,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
@@ -195,7 +195,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 765216 &* n, batch: n, height: 33, width: 33, inChannels: 48,
@@ -217,7 +217,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 627264 &* n, batch: n, height: 33, width: 33, inChannels: 48,
@@ -239,7 +239,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 679536 &* n, batch: n, height: 33, width: 33, inChannels: 48,
@@ -261,7 +261,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 396864 &* n, batch: n, height: 17, width: 17, inChannels: 88,
@@ -283,7 +283,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 305184 &* n, batch: n, height: 17, width: 17, inChannels: 88,
@@ -305,7 +305,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 330624 &* n, batch: n, height: 17, width: 17, inChannels: 88,
@@ -327,7 +327,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 17x17x88 -> 17x17x120
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 305184 &* n, batch: n, height: 17, width: 17, inChannels: 88,
@@ -349,7 +349,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -371,7 +371,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -393,7 +393,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -415,7 +415,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -437,7 +437,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 266400 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -459,7 +459,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -481,7 +481,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -503,7 +503,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -525,7 +525,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 9x9x208 -> 9x9x352
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
@@ -583,121 +583,121 @@ extension EfficientNetLite2 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 8652800,
               "conv 1x1 + BN, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 29608800,
-              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3650400,
               "depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 9734400,
               "conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 20077200,
-              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 5475600,
               "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 14601600,
               "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 20077200,
-              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 5475600,
               "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 14601600,
               "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 18522000,
-              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3920400,
               "depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 7527168,
               "conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 22895136,
-              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 7840800,
               "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 22895136,
-              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 7840800,
               "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 15803424,
-              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 749088,
               "depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 7324416,
               "conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 14801424,
-              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1373328,
               "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 13428096,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 14801424,
-              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1373328,
               "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 13428096,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 14801424,
-              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1373328,
               "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 13428096,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 17242896,
-              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 3814800,
               "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 18311040,
               "conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
-              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5202000,
               "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
-              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5202000,
               "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
-              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5202000,
               "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 26427600,
-              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
               "depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 12130560,
               "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
-              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 21936096,
-              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
               "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 35582976,

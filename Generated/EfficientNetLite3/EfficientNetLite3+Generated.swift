@@ -110,7 +110,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3528000 &* n, batch: n, height: 140, width: 140, inChannels: 24,
@@ -132,7 +132,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
@@ -154,7 +154,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2038400 &* n, batch: n, height: 70, width: 70, inChannels: 32,
@@ -176,7 +176,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
@@ -198,7 +198,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
@@ -220,7 +220,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 764400 &* n, batch: n, height: 35, width: 35, inChannels: 48,
@@ -242,7 +242,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
@@ -264,7 +264,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 446112 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -286,7 +286,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -308,7 +308,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -330,7 +330,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -352,7 +352,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -374,7 +374,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -396,7 +396,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -418,7 +418,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -440,7 +440,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -462,7 +462,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -484,7 +484,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
@@ -506,7 +506,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
@@ -528,7 +528,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
@@ -550,7 +550,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
@@ -572,7 +572,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
@@ -594,7 +594,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 9x9x232 -> 9x9x384
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
@@ -652,139 +652,139 @@ extension EfficientNetLite3 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 15052800,
               "conv 1x1 + BN, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 74088000,
-              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 6350400,
               "depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 22579200,
               "conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 38572800,
-              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 8467200,
               "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 30105600,
               "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 38572800,
-              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 8467200,
               "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 30105600,
               "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 35985600,
-              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 5880000,
               "depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 11289600,
               "conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 25754400,
-              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 8820000,
               "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 25754400,
-              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 8820000,
               "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 17774208,
-              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
               "depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1679616,
               "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1679616,
               "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1679616,
               "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1679616,
               "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
-              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 25380864,
               "conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 6609600,
               "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 6609600,
               "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 6609600,
               "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 6609600,
               "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 37608624,
-              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1652400,
               "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 15334272,
               "conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
-              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2818800,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
-              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2818800,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
-              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2818800,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
-              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2818800,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
-              "conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 2818800,
               "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 27173232,
-              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1014768,
               "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 43296768,

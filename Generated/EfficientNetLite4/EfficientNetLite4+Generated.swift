@@ -116,7 +116,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
@@ -138,7 +138,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -160,7 +160,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -182,7 +182,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.3.block.0 expand: conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -204,7 +204,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -226,7 +226,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -248,7 +248,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -270,7 +270,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.3.block.0 expand: conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -292,7 +292,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -314,7 +314,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 606480 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -336,7 +336,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -358,7 +358,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -380,7 +380,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -402,7 +402,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.5.block.0 expand: conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -424,7 +424,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -446,7 +446,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -468,7 +468,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -490,7 +490,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -512,7 +512,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -534,7 +534,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.5.block.0 expand: conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -556,7 +556,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -578,7 +578,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 442560 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -600,7 +600,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -622,7 +622,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -644,7 +644,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -666,7 +666,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -688,7 +688,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.6.block.0 expand: conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -710,7 +710,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.7.block.0 expand: conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -732,7 +732,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 10x10x272 -> 10x10x448
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -790,175 +790,175 @@ extension EfficientNetLite4 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 17280000,
               "conv 1x1 + BN, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
-              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
               "depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
-              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
               "depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 15525888,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
-              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 12129600,
               "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
-              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 12129600,
               "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
-              "conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 12129600,
               "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 28261968,
-              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1091664,
               "depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 13585152,
               "conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 2183328,
               "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 2183328,
               "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 2183328,
               "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 2183328,
               "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 2183328,
               "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 33235104,
-              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 6064800,
               "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 38814720,
               "conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 8664000,
               "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 8664000,
               "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 8664000,
               "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 8664000,
               "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 8664000,
               "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 57849600,
-              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2400000,
               "depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 26112000,
               "conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 4080000,
               "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 45859200,
-              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1468800,
               "depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 73113600,

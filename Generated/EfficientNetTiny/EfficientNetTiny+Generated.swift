@@ -135,7 +135,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 8, expandedChannels: 48, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -189,7 +189,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
         let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 16, expandedChannels: 96, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount)
         if perImage {
             p?.start()
@@ -243,7 +243,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15264 &* n, batch: n, height: 9, width: 9, inChannels: 24,
@@ -274,7 +274,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15264 &* n, batch: n, height: 5, width: 5, inChannels: 40,
@@ -305,7 +305,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 12000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
@@ -336,7 +336,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 16800 &* n, batch: n, height: 5, width: 5, inChannels: 56,
@@ -367,7 +367,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 18208 &* n, batch: n, height: 5, width: 5, inChannels: 56,
@@ -398,7 +398,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11424 &* n, batch: n, height: 3, width: 3, inChannels: 96,
@@ -429,7 +429,7 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10368 &* n, batch: n, height: 3, width: 3, inChannels: 96,
@@ -498,7 +498,7 @@ extension EfficientNetTiny {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,
               "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 637632,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 192,
@@ -506,7 +506,7 @@ extension EfficientNetTiny {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 248832,
               "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 692064,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
               "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -514,7 +514,7 @@ extension EfficientNetTiny {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 186624,
               "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 312336,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
               "depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -522,7 +522,7 @@ extension EfficientNetTiny {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 144000,
               "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 294000,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
               "depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -530,7 +530,7 @@ extension EfficientNetTiny {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 240000,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 390000,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
               "depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -538,7 +538,7 @@ extension EfficientNetTiny {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 336000,
               "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 680400,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
               "depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -546,7 +546,7 @@ extension EfficientNetTiny {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 470400,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 546000,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
               "depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -554,7 +554,7 @@ extension EfficientNetTiny {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 290304,
               "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 627264,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
               "depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -562,7 +562,7 @@ extension EfficientNetTiny {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 544320,
-              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
               "depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,

@@ -94,7 +94,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 82944 &* n, batch: n, height: 36, width: 36, inChannels: 8,
@@ -116,7 +116,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
@@ -138,7 +138,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15264 &* n, batch: n, height: 9, width: 9, inChannels: 24,
@@ -160,7 +160,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15264 &* n, batch: n, height: 5, width: 5, inChannels: 40,
@@ -182,7 +182,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 5x5x40 -> 5x5x56
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 12000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
@@ -204,7 +204,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 16800 &* n, batch: n, height: 5, width: 5, inChannels: 56,
@@ -226,7 +226,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 5x5x56 -> 3x3x96
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 18208 &* n, batch: n, height: 5, width: 5, inChannels: 56,
@@ -248,7 +248,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11424 &* n, batch: n, height: 3, width: 3, inChannels: 96,
@@ -270,7 +270,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 3x3x96 -> 3x3x160
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10368 &* n, batch: n, height: 3, width: 3, inChannels: 96,
@@ -328,55 +328,55 @@ extension EfficientNetTinyLite {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 331776,
               "conv 1x1 + BN, [n, 36, 36, 32] -> [n, 36, 36, 8]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 637632,
-              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
               "depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 248832,
               "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 692064,
-              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
               "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 186624,
               "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 312336,
-              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
               "depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 144000,
               "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 294000,
-              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
               "depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 240000,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 390000,
-              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
               "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 336000,
               "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 680400,
-              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
               "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 470400,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 546000,
-              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
               "depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 290304,
               "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 627264,
-              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
               "depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 544320,
-              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
               "depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 829440,

@@ -180,8 +180,8 @@ private struct Emitter {
             let dw = fusion.depthwise[l.name]!
             return "conv 1x1 + BN + \(act) and \(dw.name) (depthwise \(dw.kernel)x\(dw.kernel)/\(dw.stride) + BN + "
                 + "\(dw.activation?.rawValue ?? "identity")) in one call, \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
-                + "-> \(shape(dw.outputShape)), fused (the expanded tensor stays in a worker's band) for large maps "
-                + "or whole images per task"
+                + "-> \(shape(dw.outputShape)), fused (the expanded tensor stays in a worker's band) for large maps, "
+                + "whole images per task or, at small batch, channel ranges per worker"
                 + perImageNote(l)
         case .depthwiseConvolution where fusion.expansion[l.name] != nil:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape)), "
