@@ -15,9 +15,9 @@ extension Kernels {
     /// The share of a worker's L2 (512 KB) that a band, or weights read once per sub-band, may take.
     static let expandDepthwiseL2ShareFloats = 128 * 1024
 
-    /// Fused when the map is large (B0 at batch 1: the 112x112 and 56x56 maps), when every task holds whole
+    /// Fused when the map is large (B0 at batch 1: the 112x112 to 28x28 maps), when every task holds whole
     /// images (batch >= 2 x threads: no row is expanded twice) or when tasks split the expanded channels
-    /// (`expandDepthwiseSplitsChannels`, B0's 28x28 to 7x7 maps at batch 1), and the expansion's weights are
+    /// (`expandDepthwiseSplitsChannels`: B0's 14x14 and 7x7 maps at batch 1), and the expansion's weights are
     /// cheap to read once per sub-band: they fit in L2 (512 KB), each worker reads its columns of them just
     /// once (channel ranges over a map that fits one band: B0's 7x7 layers at batch 1), or re-reading them
     /// costs less traffic than writing and reading the expanded map.
