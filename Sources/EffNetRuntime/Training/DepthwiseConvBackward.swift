@@ -14,6 +14,8 @@ extension TrainingKernels {
     /// 8-channel group and kernel row, the kx taps are summed along the row in registers and added to
     /// the gradient once (on x86 the C kernel, DepthwiseBackwardTemplate.h, does the same with full
     /// vectors and FMA for k 3 and 5). See `depthwiseGradWeights` for how bands get their own partial sums.
+    /// Where gradWeights is split over parts of the rows, each part computes both gradients band by band
+    /// (`depthwiseBackwardInBands`), so dZ is read from memory once.
     public static func depthwiseConvBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
         channels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
@@ -26,9 +28,58 @@ extension TrainingKernels {
             batch: batch, height: height, width: width, channels: channels, kernel: kernel, stride: stride,
             padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
         if let gradInput {
+            let parts = gradWeightsParts(s, pool)
+            if parts >= 2 {
+                depthwiseBackwardInBands(s, gradOutput, input, weights, gradInput, gradWeights, parts: parts, pool)
+                return
+            }
             depthwiseGradInput(s, gradOutput, weights, gradInput, pool)
         }
         depthwiseGradWeights(s, gradOutput, input, gradWeights, pool)
+    }
+
+    /// Floats of dZ plus gradInput rows per band of `depthwiseBackwardInBands`: 512 KB, half of a 1 MB L2.
+    public static let depthwiseBackwardBandFloats = 128 * 1024
+
+    /// Both gradients where gradWeights is summed over parts of the output rows (`gradWeightsParts` >= 2).
+    /// Each part walks its output rows in bands: first gradInput for the input rows that start in the band
+    /// (`bandInputRow`), which reads the band's dZ rows (and one or two rows either side), then the band's
+    /// share of gradWeights, which reads the same dZ rows again while they are still in L2. Apart, the two
+    /// passes each streamed the whole of dZ from memory. The parts are those of `depthwiseGradWeights` and
+    /// each adds its bands in row order, as it adds its rows in one call, so gradWeights keeps its bits;
+    /// a gradInput row does not depend on which task computes it.
+    static func depthwiseBackwardInBands(_ s: DepthwiseShape, _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                         _ weights: UnsafePointer<Float>, _ gradInput: UnsafeMutablePointer<Float>,
+                                         _ gradWeights: UnsafeMutablePointer<Float>, parts: Int, _ pool: WorkerPool) {
+        let rows = s.batch &* s.outHeight
+        let slot = s.kernel &* s.kernel &* s.channels
+        let rowFloats = s.outWidth &* s.channels &* (1 &+ s.stride &* s.stride)  // a dZ row and its gradInput rows
+        let bandRows = max(1, depthwiseBackwardBandFloats / max(1, rowFloats))
+        withFloatScratch { scratch in  // starts zeroed
+            pool.parallelFor(parts) { p in
+                let r0 = rows &* p / parts, r1 = rows &* (p &+ 1) / parts
+                var a = r0
+                while a < r1 {
+                    let b = min(r1, a &+ bandRows)
+                    for row in bandInputRow(s, a)..<bandInputRow(s, b) {
+                        gradInputRow(s, row, 0, s.channels, dZ, weights, gradInput)
+                    }
+                    gradWeightsRows(s, a, b, 0, s.channels, dZ, x, scratch + p &* slot)
+                    a = b
+                }
+            }
+            for p in 0..<parts {
+                addInto(gradWeights, UnsafePointer(scratch + p &* slot), slot)
+            }
+        }
+    }
+
+    /// The first input row (n·height + iy) whose gradient a band starting at output row r (n·outHeight + oy)
+    /// computes: iy = oy·stride, so consecutive bands cover every input row once, and an image's rows below
+    /// its last output row's go with that row.
+    @inline(__always) static func bandInputRow(_ s: DepthwiseShape, _ r: Int) -> Int {
+        let n = r / s.outHeight
+        return n &* s.height &+ min(s.height, (r &- n &* s.outHeight) &* s.stride)
     }
 
     // MARK: gradInput
@@ -40,18 +91,25 @@ extension TrainingKernels {
         pool.parallelFor(rows &* groups) { t in
             let row = t / groups
             let c0 = (t &- row &* groups) &* chunk
-            let c1 = min(s.channels, c0 &+ chunk)
-            if let simd = CSIMDKernels.active,
-               simd.depthwiseGradInputRow(s, row: row, channels: c0..<c1, dZ, weights, gradInput) {
-                return
-            }
-            switch (s.kernel, s.stride) {
-            case (3, 1): depthwiseGradInputRow(Kernel3Stride1.self, s, row, c0, c1, dZ, weights, gradInput)
-            case (3, 2): depthwiseGradInputRow(Kernel3Stride2.self, s, row, c0, c1, dZ, weights, gradInput)
-            case (5, 1): depthwiseGradInputRow(Kernel5Stride1.self, s, row, c0, c1, dZ, weights, gradInput)
-            case (5, 2): depthwiseGradInputRow(Kernel5Stride2.self, s, row, c0, c1, dZ, weights, gradInput)
-            default: depthwiseGradInputRow(AnyKernel.self, s, row, c0, c1, dZ, weights, gradInput)
-            }
+            gradInputRow(s, row, c0, min(s.channels, c0 &+ chunk), dZ, weights, gradInput)
+        }
+    }
+
+    /// gradInput row `row` (= n·height + iy), channels c0..<c1: the C kernel where it has the geometry.
+    @inline(__always) static func gradInputRow(
+        _ s: DepthwiseShape, _ row: Int, _ c0: Int, _ c1: Int,
+        _ dZ: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ gradInput: UnsafeMutablePointer<Float>
+    ) {
+        if let simd = CSIMDKernels.active,
+           simd.depthwiseGradInputRow(s, row: row, channels: c0..<c1, dZ, weights, gradInput) {
+            return
+        }
+        switch (s.kernel, s.stride) {
+        case (3, 1): depthwiseGradInputRow(Kernel3Stride1.self, s, row, c0, c1, dZ, weights, gradInput)
+        case (3, 2): depthwiseGradInputRow(Kernel3Stride2.self, s, row, c0, c1, dZ, weights, gradInput)
+        case (5, 1): depthwiseGradInputRow(Kernel5Stride1.self, s, row, c0, c1, dZ, weights, gradInput)
+        case (5, 2): depthwiseGradInputRow(Kernel5Stride2.self, s, row, c0, c1, dZ, weights, gradInput)
+        default: depthwiseGradInputRow(AnyKernel.self, s, row, c0, c1, dZ, weights, gradInput)
         }
     }
 
@@ -224,7 +282,7 @@ extension TrainingKernels {
         let rows = s.batch &* s.outHeight
         let slot = s.kernel &* s.kernel &* s.channels
         let wantTasks = pool.threadCount > 1 ? 2 &* pool.threadCount : 1
-        let parts = min(wantTasks, rows, gradWeightsScratchFloats / max(slot, 1))
+        let parts = gradWeightsParts(s, pool)
         if parts >= 2 {
             withFloatScratch { scratch in  // starts zeroed
                 pool.parallelFor(parts) { p in
@@ -243,6 +301,13 @@ extension TrainingKernels {
                 gradWeightsRows(s, 0, rows, b &* chunk, min(s.channels, (b &+ 1) &* chunk), dZ, x, gradWeights)
             }
         }
+    }
+
+    /// Parts of the output rows that gradWeights is summed over, each into its own scratch slot (1: the
+    /// rows are not split; tasks own channel blocks instead).
+    static func gradWeightsParts(_ s: DepthwiseShape, _ pool: WorkerPool) -> Int {
+        let wantTasks = pool.threadCount > 1 ? 2 &* pool.threadCount : 1
+        return min(wantTasks, s.batch &* s.outHeight, gradWeightsScratchFloats / max(s.kernel &* s.kernel &* s.channels, 1))
     }
 
     @inline(__always) static func gradWeightsRows(

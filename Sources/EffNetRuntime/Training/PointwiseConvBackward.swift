@@ -10,6 +10,8 @@ extension TrainingKernels {
     /// `pointwiseConvBackwardWorkspaceFloats` floats and the layer qualifies (`weightGradientSplitsPixels`),
     /// each worker sums its own share of the pixels into a partial dW and the partials are then added in a
     /// fixed order; otherwise the larger of outC / inC is split (`gemmTransposedAccumulate`).
+    /// With the pixel split and the C kernels, each worker also computes dX for its share, band by band
+    /// just before that band's dW (`weightGradientOverPixelParts`), so dZ comes from memory once, not twice.
     public static func pointwiseConvBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         pixels: Int, inChannels: Int, outChannels: Int,
@@ -18,14 +20,21 @@ extension TrainingKernels {
     ) {
         if pixels <= 0 { return }
         let threads = pool.threadCount
+        let splitsPixels = workspace != nil && weightGradientSplitsPixels(
+            pixels: pixels, inChannels: inChannels, outChannels: outChannels, threads: threads)
+        if let workspace, splitsPixels, let gradInput, CSIMDKernels.active != nil {
+            weightGradientOverPixelParts(gradOutput: gradOutput, input: input, pixels: pixels,
+                                         inChannels: inChannels, outChannels: outChannels, gradWeights: gradWeights,
+                                         partials: workspace, inputGradient: (weights, gradInput), pool: pool)
+            return
+        }
         if let gradInput {
             // PyTorch's [outC][inC] is already input-major for this product (K = outC, N = inC).
             Kernels.pointwiseGemm(.identity, rows: pixels, inChannels: outChannels, outChannels: inChannels,
                                   input: gradOutput, weights: weights, bias: nil, residual: nil, output: gradInput,
                                   threads: threads) { tasks, body in pool.parallelFor(tasks, body) }
         }
-        if let workspace, weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
-                                                     outChannels: outChannels, threads: threads) {
+        if let workspace, splitsPixels {
             weightGradientOverPixelParts(gradOutput: gradOutput, input: input, pixels: pixels, inChannels: inChannels,
                                          outChannels: outChannels, gradWeights: gradWeights, partials: workspace,
                                          pool: pool)
@@ -33,6 +42,14 @@ extension TrainingKernels {
         }
         gemmTransposedAccumulate(a: gradOutput, b: input, inner: pixels, rows: outChannels, cols: inChannels,
                                  c: gradWeights, pool: pool)
+    }
+
+    /// Pixels per band when dX is computed with the pixel-split weight gradient: the band's dZ, X and dX
+    /// rows within about 256 KB (a quarter of a 1 MB L2), and a multiple of the weight-gradient kernel's
+    /// 64-pixel blocks (WG_BLOCK in WeightGradientTemplate.h), which keeps the bits of one call per part.
+    public static func weightGradientBandPixels(inChannels: Int, outChannels: Int) -> Int {
+        let block = 64
+        return max(block, (64 * 1024 / max(1, outChannels &+ 2 &* inChannels)) / block * block)
     }
 
     /// Weight gradients of at most this many floats may be split over the pixels (one partial per worker
@@ -64,9 +81,17 @@ extension TrainingKernels {
     /// thread ran which part. The partial is laid out with its wider side as the vector axis of the GEMM
     /// tile: [outC][inC] when inC >= outC, transposed otherwise (an expansion's 96 x 16 gradient would
     /// otherwise give the 48-wide tile a single column vector).
+    ///
+    /// With `inputGradient` (PyTorch's [outC][inC] weights and dX; C kernels only) each worker walks its part
+    /// in bands of `weightGradientBandPixels`: dX = dZ·W for the band's rows, then the band's share of dW,
+    /// which reads the band's dZ rows again while they are still in L2. A band is a whole number of the
+    /// weight-gradient kernel's 64-pixel blocks (WeightGradientTemplate.h), so the partial receives the same
+    /// block sums in the same order as in one call over the part: the same bits as unfused. dX's rows do not
+    /// depend on how the rows are split (GemmTemplate.h), so they have the bits of `Kernels.pointwiseGemm`.
     static func weightGradientOverPixelParts(
         gradOutput dZ: UnsafePointer<Float>, input x: UnsafePointer<Float>, pixels: Int, inChannels: Int,
         outChannels: Int, gradWeights: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
+        inputGradient: (weights: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>)? = nil,
         pool: WorkerPool
     ) {
         let parts = pool.threadCount
@@ -74,6 +99,9 @@ extension TrainingKernels {
         let transposed = outChannels > inChannels
         let partRows = (pixels + parts - 1) / parts
         let simd = CSIMDKernels.active
+        precondition(inputGradient == nil || simd != nil, "weightGradientOverPixelParts: dX fused needs the C kernels")
+        let band = inputGradient == nil ? pixels : weightGradientBandPixels(inChannels: inChannels,
+                                                                             outChannels: outChannels)
         pool.parallelFor(parts) { t in
             let k0 = min(pixels, t &* partRows)
             let k = min(pixels, k0 &+ partRows) &- k0
@@ -83,8 +111,19 @@ extension TrainingKernels {
                                               : (dZ + k0 &* outChannels, outChannels, x + k0 &* inChannels, inChannels)
             let (rows, cols) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
             if let simd {
-                simd.weightGradientGemm(rows: rows, cols: cols, depth: k, a, lda: lda, b, ldb: ldb, partial, ldc: cols,
-                                        accumulate: false)
+                var b0 = 0
+                repeat {
+                    let n = min(band, k &- b0)
+                    if let (w, gradInput) = inputGradient, n > 0 {
+                        simd.gemmBiasActivation(.identity, rows: n, cols: inChannels, depth: outChannels,
+                                                x: dZ + (k0 &+ b0) &* outChannels, ldx: outChannels, w: w,
+                                                ldw: inChannels, bias: nil, residual: nil,
+                                                y: gradInput + (k0 &+ b0) &* inChannels, ldy: inChannels)
+                    }
+                    simd.weightGradientGemm(rows: rows, cols: cols, depth: n, a + b0 &* lda, lda: lda, b + b0 &* ldb,
+                                            ldb: ldb, partial, ldc: cols, accumulate: b0 > 0)
+                    b0 &+= n
+                } while b0 < k
             } else {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(k), 1,
                             a, Int32(lda), b, Int32(ldb), 0, partial, Int32(cols))

@@ -49,6 +49,22 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
                                                                    outChannels: outChannels, threads: pool.threadCount)
             assertClose(gW3, refW.map { $0 + 1 }, "\(label) gradWeights with a workspace threads \(pool.threadCount)"
                         + (split ? ", split over pixels" : ""), file: file, line: line)
+            // Both gradients with a workspace: where the pixels split (and the C kernels run), each worker
+            // computes dX band by band next to its dW; the bits must be those of the separate GEMMs.
+            var gIn4 = [Float](repeating: .nan, count: x.count)
+            var gW4 = [Float](repeating: 1, count: w.count)
+            workspace.withUnsafeMutableBufferPointer { ws in
+                TrainingKernels.pointwiseConvBackward(gradOutput: dZ, input: x, weights: w, pixels: pixels,
+                                                      inChannels: inChannels, outChannels: outChannels,
+                                                      gradInput: &gIn4, gradWeights: &gW4, workspace: ws.baseAddress,
+                                                      pool: pool)
+            }
+            XCTAssertEqual(gIn4.map(\.bitPattern), gIn.map(\.bitPattern),
+                           "\(label) gradInput with a workspace: the bits of the separate GEMM, threads \(pool.threadCount)",
+                           file: file, line: line)
+            XCTAssertEqual(gW4.map(\.bitPattern), gW3.map(\.bitPattern),
+                           "\(label) gradWeights next to gradInput: the bits without it, threads \(pool.threadCount)",
+                           file: file, line: line)
             if finiteDifferences && pool.threadCount == 2 {
                 let loss = { (x: [Double], w: [Double]) in
                     TrainingReference.dot(dZd, TrainingReference.pointwise(x, w, pixels: pixels, inChannels: inChannels,
@@ -77,6 +93,11 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
         let pool = testPools.first { $0.threadCount == 2 }!
         for (n, (inChannels, outChannels)) in [(16, 40), (40, 24), (19, 53), (53, 19)].enumerated() {
             let pixels = 2 * TrainingKernels.weightGradientSplitMinimumPixels + 37
+            // Each worker's part spans several bands of the fused input gradient, the last one partial.
+            let band = TrainingKernels.weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels)
+            XCTAssertEqual(band % 64, 0, "bands are whole 64-pixel blocks of the weight-gradient kernel")
+            XCTAssertGreaterThan((pixels + 1) / 2, 2 * band)
+            XCTAssertNotEqual((pixels + 1) / 2 % band, 0)
             XCTAssertTrue(TrainingKernels.weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
                                                                      outChannels: outChannels, threads: 2))
             checkPointwise(pixels: pixels, inChannels: inChannels, outChannels: outChannels, seed: 20 + UInt64(n),
@@ -183,6 +204,51 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
                                 outHeight: 2, outWidth: 2), seed: 41)
         checkDepthwise(Geometry(batch: 1, height: 1, width: 1, channels: 5, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                                 outHeight: 1, outWidth: 1), seed: 42)
+    }
+
+    /// With both gradients and the weight gradient split over parts of the rows, each part walks its rows
+    /// in bands, gradInput then gradWeights (`depthwiseBackwardInBands`). Shapes wide enough for several
+    /// bands per part, the last one short, stride 1 and 2: gradInput must have the bits of the 1-worker
+    /// pass (which does not band) and gradWeights those of the same pool without gradInput.
+    func testDepthwiseBackwardInBandsKeepsTheBitsOfTheSeparatePasses() {
+        let one = testPools.first { $0.threadCount == 1 }!, two = testPools.first { $0.threadCount == 2 }!
+        let shapes = [
+            Geometry(batch: 2, height: 30, width: 32, channels: 256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                     outHeight: 30, outWidth: 32),
+            Geometry(batch: 2, height: 61, width: 64, channels: 160, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                     outHeight: 31, outWidth: 32),
+            Geometry(batch: 2, height: 60, width: 64, channels: 256, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                     outHeight: 30, outWidth: 32),
+        ]
+        for (n, g) in shapes.enumerated() {
+            let band = TrainingKernels.depthwiseBackwardBandFloats / (g.outWidth * g.channels * (1 + g.stride * g.stride))
+            XCTAssertLessThan(band, g.batch * g.outHeight / 4, "shape \(n): more than one band per part")
+            var rng = TestRandom(seed: 60 + UInt64(n))
+            let x = rng.floats(g.inputCount, -2, 2), w = rng.floats(g.kernel * g.kernel * g.channels)
+            let dZ = rng.floats(g.outputCount)
+            func run(_ pool: WorkerPool, gradInput: Bool) -> (input: [UInt32], weights: [UInt32]) {
+                var gIn = [Float](repeating: .nan, count: x.count), gW = [Float](repeating: 0.5, count: w.count)
+                if gradInput {
+                    TrainingKernels.depthwiseConvBackward(
+                        gradOutput: dZ, input: x, batch: g.batch, height: g.height, width: g.width,
+                        channels: g.channels, kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                        outHeight: g.outHeight, outWidth: g.outWidth, weights: w, gradInput: &gIn, gradWeights: &gW,
+                        pool: pool)
+                } else {
+                    TrainingKernels.depthwiseConvBackward(
+                        gradOutput: dZ, input: x, batch: g.batch, height: g.height, width: g.width,
+                        channels: g.channels, kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                        outHeight: g.outHeight, outWidth: g.outWidth, weights: w, gradInput: nil, gradWeights: &gW,
+                        pool: pool)
+                }
+                return (gIn.map(\.bitPattern), gW.map(\.bitPattern))
+            }
+            let banded = run(two, gradInput: true)
+            XCTAssertEqual(banded.input, run(one, gradInput: true).input, "shape \(n): gradInput, banded vs one pass")
+            XCTAssertEqual(banded.weights, run(two, gradInput: false).weights,
+                           "shape \(n): gradWeights, banded vs without gradInput")
+            XCTAssertFalse(banded.input.contains(Float.nan.bitPattern), "shape \(n): every gradInput row written")
+        }
     }
 
     // MARK: Depthwise blocked paths
