@@ -14,6 +14,8 @@
 // time per worker of sgemm split over the outputs, the 14x14 layers' 0.70-0.85x; the 7x7 layers (784
 // pixels) stay on sgemm.
 
+/* TrainingKernels.weightGradientBandPixels (Swift) cuts a part into bands of whole blocks, so that calls band by
+   band add the same block sums in the same order as one call: change both together. */
 #define WG_BLOCK 64
 
 void FN(effnet_weight_gradient_gemm)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
