@@ -8,6 +8,7 @@
 // This file has no include guard on purpose: it is instantiated once per instruction set.
 
 #include <stdint.h>
+#include <string.h>
 
 #include "CEffNetSIMD.h"
 #include "KernelDeclarations.h"

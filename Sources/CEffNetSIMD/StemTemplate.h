@@ -40,19 +40,22 @@ AI void stem_rows(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdi
                          out + ox0 * Cout, Cout);
                 continue;
             }
+            /* Columns x of the run with 0 <= ix0 + x < W are copied, the rest zeroed: one memcpy per row
+               (a per-element bounds check here cost about as much as the run's GEMM). */
+            const ptrdiff_t inside0 = ix0 < 0 ? -ix0 : 0;
+            const ptrdiff_t inside1 = W - ix0 < span ? W - ix0 : span;
             for (ptrdiff_t ci = 0; ci < Cin; ci++) {
                 for (ptrdiff_t ky = 0; ky < k; ky++) {
                     float *dst = scratch + (ci * k + ky) * runWidth;
                     const ptrdiff_t iy = iy0 + ky;
-                    if (iy < 0 || iy >= H) {
-                        for (ptrdiff_t x = 0; x < span; x++) dst[x] = 0;
+                    if (iy < 0 || iy >= H || inside1 <= inside0) {
+                        memset(dst, 0, (size_t)span * sizeof(float));
                         continue;
                     }
-                    const float *src = image + ci * H * W + iy * W;
-                    for (ptrdiff_t x = 0; x < span; x++) {
-                        const ptrdiff_t ix = ix0 + x;
-                        dst[x] = ix >= 0 && ix < W ? src[ix] : 0;
-                    }
+                    const float *src = image + ci * H * W + iy * W + ix0;
+                    memset(dst, 0, (size_t)inside0 * sizeof(float));
+                    memcpy(dst + inside0, src + inside0, (size_t)(inside1 - inside0) * sizeof(float));
+                    memset(dst + inside1, 0, (size_t)(span - inside1) * sizeof(float));
                 }
             }
             gemm_all(act, 1, 0, 0, 1, count, Cout, K, scratch, s, runOffsets, w, Cout, bias, 0, out + ox0 * Cout, Cout);
