@@ -41,7 +41,7 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
-            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 112, outWidth: 112, channels: 32, squeezeChannels: 8, outChannels: 16, threads: pool.threadCount),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 112, outWidth: 112, channels: 32, squeezeChannels: 8, outChannels: 16, stemImageFloats: 401408, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 112, expandedChannels: 96, kernel: 3, outHeight: 56, outWidth: 56, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 56, expandedChannels: 144, kernel: 3, outHeight: 56, outWidth: 56, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
@@ -71,7 +71,7 @@ public final class EfficientNetB0: GeneratedModel {
         let p = profiler
         p?.beginRun(batch: n)
         features_0(n, x, a, w, ws, p)
-        features_1_0(n, a, w, ws, p)
+        features_1_0(n, x, a, w, ws, p)
         features_2_0(n, a, w, ws, p)
         features_2_1(n, a, w, ws, p)
         features_3_0(n, a, w, ws, p)
@@ -93,18 +93,20 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
-        p?.start()
-        Kernels.stemConv(
-            input: x, batch: n, inChannels: 3, height: 224, width: 224,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
-            output: a, workspace: ws, pool: pool)
-        p?.stop(0)
+        // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]; with whole images per task computed image by image inside features.1.0.block.0's call
+        if !Kernels.stemRunsPerImage(batch: n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2, outHeight: 112, outWidth: 112, outChannels: 32, depthwiseKernel: 3, depthwiseStride: 1, threads: pool.threadCount) {
+            p?.start()
+            Kernels.stemConv(
+                input: x, batch: n, inChannels: 3, height: 224, width: 224,
+                kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+                inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
+                output: a, workspace: ws, pool: pool)
+            p?.stop(0)
+        }
     }
 
     /// features.1.0: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
+    private func features_1_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image
         let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
         if perImage {
@@ -117,6 +119,9 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1488, squeezeExpandBias: w + 1744,
                 projectWeights: w + 1776, projectBias: w + 2288, outChannels: 16,
                 projectActivation: .identity, residual: nil, output: a + 1505280 &* n,
+                stem: Kernels.stemRunsPerImage(batch: n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2, outHeight: 112, outWidth: 112, outChannels: 32, depthwiseKernel: 3, depthwiseStride: 1, threads: pool.threadCount) ? StemSource(
+                    image: x, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
+                    padTop: 1, padLeft: 1, weights: w + 0, bias: w + 864, activation: .silu) : nil,
                 workspace: ws, pool: pool)
             p?.stop(1)
         } else {
@@ -877,7 +882,7 @@ extension EfficientNetB0 {
     /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
     public static let profiledLayers: [LayerProfiler.Layer] = [
         .init("features.0", kind: "stem", macsPerImage: 10838016,
-              "conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
+              "conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]; with whole images per task computed image by image inside features.1.0.block.0's call"),
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 3612672,
               "depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,

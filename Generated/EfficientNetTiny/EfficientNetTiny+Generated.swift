@@ -38,7 +38,7 @@ public final class EfficientNetTiny: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
-            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 36, outWidth: 36, channels: 16, squeezeChannels: 4, outChannels: 8, threads: pool.threadCount),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 36, outWidth: 36, channels: 16, squeezeChannels: 4, outChannels: 8, stemImageFloats: 20736, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 48, kernel: 3, outHeight: 18, outWidth: 18, squeezeChannels: 2, outChannels: 16, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 96, kernel: 5, outHeight: 9, outWidth: 9, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
@@ -60,7 +60,7 @@ public final class EfficientNetTiny: GeneratedModel {
         let p = profiler
         p?.beginRun(batch: n)
         features_0(n, x, a, w, ws, p)
-        features_1_0(n, a, w, ws, p)
+        features_1_0(n, x, a, w, ws, p)
         features_2_0(n, a, w, ws, p)
         features_3_0(n, a, w, ws, p)
         features_4_0(n, a, w, ws, p)
@@ -76,18 +76,20 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 16 channels
     private func features_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]
-        p?.start()
-        Kernels.stemConv(
-            input: x, batch: n, inChannels: 3, height: 72, width: 72,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            inputMajorWeights: w + 0, bias: w + 432, outChannels: 16, activation: .silu,
-            output: a, workspace: ws, pool: pool)
-        p?.stop(0)
+        // features.0 stem: conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]; with whole images per task computed image by image inside features.1.0.block.0's call
+        if !Kernels.stemRunsPerImage(batch: n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, outHeight: 36, outWidth: 36, outChannels: 16, depthwiseKernel: 3, depthwiseStride: 1, threads: pool.threadCount) {
+            p?.start()
+            Kernels.stemConv(
+                input: x, batch: n, inChannels: 3, height: 72, width: 72,
+                kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+                inputMajorWeights: w + 0, bias: w + 432, outChannels: 16, activation: .silu,
+                output: a, workspace: ws, pool: pool)
+            p?.stop(0)
+        }
     }
 
     /// features.1.0: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
-    private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
+    private func features_1_0(_ n: Int, _ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image
         let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
         if perImage {
@@ -100,6 +102,9 @@ public final class EfficientNetTiny: GeneratedModel {
                 squeezeActivation: .silu, squeezeExpandWeights: w + 688, squeezeExpandBias: w + 752,
                 projectWeights: w + 768, projectBias: w + 896, outChannels: 8,
                 projectActivation: .identity, residual: nil, output: a + 77760 &* n,
+                stem: Kernels.stemRunsPerImage(batch: n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, outHeight: 36, outWidth: 36, outChannels: 16, depthwiseKernel: 3, depthwiseStride: 1, threads: pool.threadCount) ? StemSource(
+                    image: x, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2,
+                    padTop: 1, padLeft: 1, weights: w + 0, bias: w + 432, activation: .silu) : nil,
                 workspace: ws, pool: pool)
             p?.stop(1)
         } else {
@@ -490,7 +495,7 @@ extension EfficientNetTiny {
     /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.
     public static let profiledLayers: [LayerProfiler.Layer] = [
         .init("features.0", kind: "stem", macsPerImage: 559872,
-              "conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]"),
+              "conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]; with whole images per task computed image by image inside features.1.0.block.0's call"),
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 186624,
               "depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 128,

@@ -4,7 +4,8 @@ import EffNetSpec
 /// (`Kernels.mbconvPerImage`: expansion + depthwise + squeeze-excitation + projection; for a block without
 /// an expansion `Kernels.depthwisePerImage`) when the batch gives every worker whole images. The emitted
 /// code asks `Kernels.mbconvRunsPerImage` / `depthwiseRunsPerImage` at run time and keeps the
-/// layer-by-layer calls for the other case.
+/// layer-by-layer calls for the other case. A stem that feeds only such a block (EfficientNet's first) is
+/// computed inside that block's call, image by image (`stemFeeds`).
 ///
 /// A block qualifies when its expansion (if it has one) is fused with the depthwise layer, its SE reads
 /// that layer's row sums and is folded into the projection, and the projection's output does not share
@@ -23,6 +24,9 @@ struct MBConvPerImage {
     private(set) var byFirstLayer: [String: Block] = [:]
     /// Names of the SE and projection layers of those blocks (no calls of their own on that path).
     private(set) var tail: Set<String> = []
+    /// The stem, when its output feeds nothing but a block without an expansion that runs per image, which
+    /// then computes each image's stem output itself (`Kernels.depthwisePerImage(stem:)`): that block.
+    private(set) var stemFeeds: (stem: PlannedLayer, block: Block)?
 
     init(plan: ModelPlan, fusion: ExpandDepthwiseFusion, folding: SqueezeExciteFolding, rowSums: SqueezeExciteRowSums) {
         for block in plan.blocks {
@@ -43,6 +47,22 @@ struct MBConvPerImage {
                 tail.formUnion([se.name, project.name])
             }
         }
+        if let stem = plan.layers.first(where: { $0.operation == .stemConvolution }),
+           let block = byFirstLayer.values.first(where: { $0.expand == nil && $0.depthwise.input == stem.output }),
+           block.project.residual == nil,
+           plan.layers.filter({ $0.input == stem.output || $0.residual == stem.output }).count == 1 {
+            stemFeeds = (stem, block)
+        }
+    }
+
+    /// The run-time test of the stem inside the first block's per-image call (Swift source at batch `n`);
+    /// the stem's own call is skipped exactly when it holds.
+    static func stemCondition(_ stem: PlannedLayer, _ b: Block) -> String {
+        "Kernels.stemRunsPerImage(batch: n, inChannels: \(stem.inputShape.channels), height: \(stem.inputShape.height), "
+            + "width: \(stem.inputShape.width), kernel: \(stem.kernel), stride: \(stem.stride), "
+            + "outHeight: \(stem.outputShape.height), outWidth: \(stem.outputShape.width), "
+            + "outChannels: \(stem.outputShape.channels), depthwiseKernel: \(b.depthwise.kernel), "
+            + "depthwiseStride: \(b.depthwise.stride), threads: pool.threadCount)"
     }
 
     /// Whether two arena tensors share floats (per image; the batch scales both alike).
@@ -63,12 +83,14 @@ struct MBConvPerImage {
             + "threads: pool.threadCount)"
     }
 
-    static func workspace(_ b: Block) -> String {
+    /// With `stemInside`, the block's per-image call may compute the stem too (one input image per worker).
+    static func workspace(_ b: Block, stemInside: Bool = false) -> String {
         guard let expand = b.expand else {
+            let stem = stemInside ? "stemImageFloats: \(b.depthwise.inputShape.elements), " : ""
             return "Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: \(b.depthwise.outputShape.height), "
                 + "outWidth: \(b.depthwise.outputShape.width), channels: \(b.depthwise.outputShape.channels), "
                 + "squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), "
-                + "outChannels: \(b.project.outputShape.channels), threads: pool.threadCount)"
+                + "outChannels: \(b.project.outputShape.channels), \(stem)threads: pool.threadCount)"
         }
         return "Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: \(expand.inputShape.width), "
             + "expandedChannels: \(expand.outputShape.channels), kernel: \(b.depthwise.kernel), "

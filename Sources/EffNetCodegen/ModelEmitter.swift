@@ -106,7 +106,7 @@ private struct Emitter {
         }
         for layer in plan.layers {
             if let block = perImage.byFirstLayer[layer.name] {
-                let term = MBConvPerImage.workspace(block)
+                let term = MBConvPerImage.workspace(block, stemInside: perImage.stemFeeds?.block.first.name == layer.name)
                 if !terms.contains(term) { terms.append(term) }
             }
             if let dw = fusion.depthwise[layer.name] {
@@ -139,7 +139,9 @@ private struct Emitter {
     func functionName(_ block: PlannedBlock) -> String { block.name.replacingOccurrences(of: ".", with: "_") }
 
     func arguments(_ block: PlannedBlock, call: Bool) -> String {
-        let reads = block.layers.contains { $0.operation == .stemConvolution }
+        let reads = block.layers.contains {
+            $0.operation == .stemConvolution || $0.name == perImage.stemFeeds?.block.first.name
+        }
         let writes = block.layers.contains { $0.operation == .linear }
         if call {
             return "n, " + (reads ? "x, " : "") + "a, w, ws" + (writes ? ", logits" : "") + ", p"
@@ -174,8 +176,12 @@ private struct Emitter {
         let k = "\(l.kernel)x\(l.kernel)"
         switch l.operation {
         case .stemConvolution:
+            let inside = perImage.stemFeeds.map {
+                "; with whole images per task computed image by image inside \($0.block.first.name)'s call"
+            } ?? ""
             return "conv \(k)/\(l.stride) + BN + \(act), "
                 + "[n, \(l.inputShape.channels), \(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))"
+                + inside
         case .pointwiseConvolution where fusion.depthwise[l.name] != nil:
             let dw = fusion.depthwise[l.name]!
             return "conv 1x1 + BN + \(act) and \(dw.name) (depthwise \(dw.kernel)x\(dw.kernel)/\(dw.stride) + BN + "
@@ -249,6 +255,10 @@ private struct Emitter {
         } else if perImage.tail.contains(l.name) {
             line("        if !perImage {")
             indent = "    "
+        } else if let fed = perImage.stemFeeds, fed.stem.name == l.name {
+            // Computed inside the first block's per-image call when that runs (MBConvPerImage.stemFeeds).
+            line("        if !\(MBConvPerImage.stemCondition(fed.stem, fed.block)) {")
+            indent = "    "
         }
         line("        p?.start()")
         emitKernelCall(l)
@@ -274,7 +284,9 @@ private struct Emitter {
                  + "outHeight: \(d.outputShape.height), outWidth: \(d.outputShape.width),")
             line("            depthwiseWeights: w + \(dw.weights), depthwiseBias: w + \(dw.bias), "
                  + "depthwiseActivation: \(activation(d.activation)),")
-            emitPerImageTail(b, se: se, project: project)
+            emitPerImageTail(b, se: se, project: project, stem: perImage.stemFeeds.flatMap {
+                $0.block.first.name == b.first.name ? $0.stem : nil
+            })
             return
         }
         let expand = layout.slots[l.name] ?? WeightLayout.Slots()
@@ -291,8 +303,10 @@ private struct Emitter {
         emitPerImageTail(b, se: se, project: project)
     }
 
-    /// The squeeze-excitation, projection and workspace arguments of both per-image calls.
-    mutating func emitPerImageTail(_ b: MBConvPerImage.Block, se: WeightLayout.Slots, project: WeightLayout.Slots) {
+    /// The squeeze-excitation, projection and workspace arguments of both per-image calls, and the stem's
+    /// where the call may compute it (`MBConvPerImage.stemFeeds`).
+    mutating func emitPerImageTail(_ b: MBConvPerImage.Block, se: WeightLayout.Slots, project: WeightLayout.Slots,
+                                   stem: PlannedLayer? = nil) {
         line("            squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), reduceWeights: w + \(se.weights), "
              + "reduceBias: w + \(se.bias),")
         line("            squeezeActivation: \(activation(b.squeezeExcite.activation)), "
@@ -301,6 +315,14 @@ private struct Emitter {
              + "outChannels: \(b.project.outputShape.channels),")
         line("            projectActivation: \(activation(b.project.activation)), "
              + "residual: \(b.project.residual.map(tensor) ?? "nil"), output: \(tensor(b.project.output)),")
+        if let stem {
+            let slot = layout.slots[stem.name] ?? WeightLayout.Slots()
+            line("            stem: \(MBConvPerImage.stemCondition(stem, b)) ? StemSource(")
+            line("                image: x, inChannels: \(stem.inputShape.channels), height: \(stem.inputShape.height), "
+                 + "width: \(stem.inputShape.width), kernel: \(stem.kernel), stride: \(stem.stride),")
+            line("                padTop: \(stem.padding.top), padLeft: \(stem.padding.left), weights: w + \(slot.weights), "
+                 + "bias: w + \(slot.bias), activation: \(activation(stem.activation))) : nil,")
+        }
         line("            workspace: ws, pool: pool)")
     }
 

@@ -167,20 +167,26 @@ extension Kernels {
     }
 
     /// Scratch of `depthwisePerImage`: the row sums of every image, then per worker the image's depthwise
-    /// output, means, hidden vector, scales and scaled projection weights. Zero where the block can never
-    /// run per image.
+    /// output, means, hidden vector, scales and scaled projection weights, and with `stemImageFloats` (the
+    /// block's input per image, when the stem runs inside the call) the image's stem output. Zero where the
+    /// block can never run per image.
     public static func depthwisePerImageWorkspaceFloats(batch: Int, outHeight: Int, outWidth: Int, channels: Int,
-                                                        squeezeChannels: Int, outChannels: Int, threads: Int) -> Int {
+                                                        squeezeChannels: Int, outChannels: Int,
+                                                        stemImageFloats: Int = 0, threads: Int) -> Int {
         guard threads > 1, batch >= 2 * threads else { return 0 }
         return rowSumsFloats(batch: batch, outHeight: outHeight, channels: channels)
-            + threads * PerImageScratch.floats(outPixels: outHeight * outWidth, channels: channels,
-                                               squeezeChannels: squeezeChannels, outChannels: outChannels)
+            + threads * (PerImageScratch.floats(outPixels: outHeight * outWidth, channels: channels,
+                                                squeezeChannels: squeezeChannels, outChannels: outChannels)
+                         + stemImageFloats)
     }
 
     /// output = project(se(depthwise(input))) (+ residual) image by image, for blocks
     /// `depthwiseRunsPerImage` takes: the depthwise rows of image n with their row sums (as
     /// `depthwiseConv(rowSums:)` computes them), then `squeezeAndProjectImage`. Same bits as the
     /// layer-by-layer calls. `workspace` holds `depthwisePerImageWorkspaceFloats` floats.
+    /// With `stem` (where `stemRunsPerImage` holds), image n's input is first computed from the image by the
+    /// stem, into the worker's scratch (StemPerImage.swift), and `input` is not read; the workspace then
+    /// counts `stemImageFloats: height·width·channels`.
     public static func depthwisePerImage(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int, kernel: Int, stride: Int,
         padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, depthwiseWeights: UnsafePointer<Float>,
@@ -190,18 +196,20 @@ extension Kernels {
         squeezeExpandBias: UnsafePointer<Float>,
         projectWeights: UnsafePointer<Float>, projectBias: UnsafePointer<Float>, outChannels: Int,
         projectActivation: Activation, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+        stem: StemSource? = nil, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         let threads = pool.threadCount
         guard let simd = CSIMDKernels.active,
               depthwiseRunsPerImage(batch: batch, kernel: kernel, stride: stride, threads: threads) else {
             preconditionFailure("depthwisePerImage: the block does not run per image (check depthwiseRunsPerImage)")
         }
+        precondition(stem == nil || residual == nil, "depthwisePerImage: a block fed by the stem has no shortcut")
         let c = channels, pixels = outHeight &* outWidth
         let rowSums = workspace
         let workers = workspace + rowSumsFloats(batch: batch, outHeight: outHeight, channels: c)
-        let workerFloats = PerImageScratch.floats(outPixels: pixels, channels: c, squeezeChannels: squeezeChannels,
-                                                  outChannels: outChannels)
+        let scratchFloats = PerImageScratch.floats(outPixels: pixels, channels: c, squeezeChannels: squeezeChannels,
+                                                   outChannels: outChannels)
+        let workerFloats = scratchFloats + (stem == nil ? 0 : height &* width &* c)
         // One image, as image 0 of a batch of one that starts at it.
         let shape = DepthwiseShape(batch: 1, height: height, width: width, channels: c, kernel: kernel, stride: stride,
                                    padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
@@ -209,8 +217,13 @@ extension Kernels {
         pool.parallelFor(min(threads, batch)) { worker in
             let scratch = PerImageScratch(at: workers + worker &* workerFloats, outPixels: pixels, channels: c,
                                           squeezeChannels: squeezeChannels)
+            let stemOutput = workers + worker &* workerFloats + scratchFloats
             while let n = claims.claim(fromFront: worker == 0) {
-                let image = input + n &* height &* width &* c
+                var image = input + n &* height &* width &* c
+                if let stem {
+                    stemImage(stem, n, simd, outHeight: height, outWidth: width, outChannels: c, output: stemOutput)
+                    image = UnsafePointer(stemOutput)
+                }
                 for oy in 0..<outHeight {
                     simd.depthwiseRow(depthwiseActivation, shape, oy, 0, c, image, depthwiseWeights, depthwiseBias,
                                       scratch.depthwiseOutput)

@@ -139,6 +139,82 @@ final class MBConvPerImageTests: XCTestCase {
                                                                 squeezeChannels: 8, outChannels: 16, threads: 2), 0)
     }
 
+    /// The stem computed inside the first block's per-image call (`depthwisePerImage(stem:)`), image by
+    /// image into the worker's scratch, gives the bits of `stemConv` followed by the per-image block. A
+    /// B0-like stem (3 -> 32 channels, k3 s2, torchvision padding) on a 36x38 image, so that rows and runs
+    /// cross every border, and a TF-SAME one (no top/left padding) into a k5 s2 block.
+    func testStemInsideTheFirstBlockPerImageEqualsStemThenBlockBitForBit() throws {
+        guard CSIMDKernels.active != nil else { throw XCTSkip("the per-image path needs a C SIMD path") }
+        var rng = TestRandom(seed: 641)
+        for (stemPad, kernel, stride) in [(1, 3, 1), (0, 5, 2)] {
+            let inChannels = 3, imageHeight = 36, imageWidth = 38, stemKernel = 3
+            let height = (imageHeight + 1 - stemKernel + (stemPad == 1 ? 1 : 0)) / 2 + 1
+            let width = (imageWidth + 1 - stemKernel + (stemPad == 1 ? 1 : 0)) / 2 + 1
+            let channels = 32, squeeze = 8, outChannels = 16, pad = (kernel - 1) / 2
+            let outHeight = (height + 2 * pad - kernel) / stride + 1, outWidth = (width + 2 * pad - kernel) / stride + 1
+            for threads in [2, 3] {
+                let pool = WorkerPool(threads: threads)
+                for batch in [2 * threads, 4 * threads + 1] {
+                    XCTAssertTrue(Kernels.stemRunsPerImage(
+                        batch: batch, inChannels: inChannels, height: imageHeight, width: imageWidth,
+                        kernel: stemKernel, stride: 2, outHeight: height, outWidth: width, outChannels: channels,
+                        depthwiseKernel: kernel, depthwiseStride: stride, threads: threads))
+                    let images = rng.floats(batch * inChannels * imageHeight * imageWidth, -2, 2)
+                    let stemWeights = rng.floats(inChannels * stemKernel * stemKernel * channels, -0.3, 0.3)
+                    let stemBias = rng.floats(channels)
+                    let dw = rng.floats(kernel * kernel * channels), db = rng.floats(channels)
+                    let rw = rng.floats(squeeze * channels), rb = rng.floats(squeeze)
+                    let sw = rng.floats(channels * squeeze), sb = rng.floats(channels)
+                    let pw = rng.floats(channels * outChannels, -0.3, 0.3), pb = rng.floats(outChannels)
+                    var stemOutput = [Float](repeating: .nan, count: batch * height * width * channels)
+                    var stemScratch = [Float](repeating: .nan, count: Kernels.stemConvWorkspaceFloats(
+                        inChannels: inChannels, kernel: stemKernel, threads: threads))
+                    Kernels.stemConv(
+                        input: images, batch: batch, inChannels: inChannels, height: imageHeight, width: imageWidth,
+                        kernel: stemKernel, stride: 2, padTop: stemPad, padLeft: stemPad, outHeight: height,
+                        outWidth: width, inputMajorWeights: stemWeights, bias: stemBias, outChannels: channels,
+                        activation: .silu, output: &stemOutput, workspace: &stemScratch, pool: pool)
+                    func block(stem: StemSource?) -> [Float] {
+                        var output = [Float](repeating: .nan, count: batch * outHeight * outWidth * outChannels)
+                        var workspace = [Float](repeating: .nan, count: Kernels.depthwisePerImageWorkspaceFloats(
+                            batch: batch, outHeight: outHeight, outWidth: outWidth, channels: channels,
+                            squeezeChannels: squeeze, outChannels: outChannels,
+                            stemImageFloats: stem == nil ? 0 : height * width * channels, threads: threads))
+                        Kernels.depthwisePerImage(
+                            input: stem == nil ? stemOutput : [Float](repeating: .nan, count: stemOutput.count),
+                            batch: batch, height: height, width: width, channels: channels, kernel: kernel,
+                            stride: stride, padTop: pad, padLeft: pad, outHeight: outHeight, outWidth: outWidth,
+                            depthwiseWeights: dw, depthwiseBias: db, depthwiseActivation: .silu,
+                            squeezeChannels: squeeze, reduceWeights: rw, reduceBias: rb,
+                            squeezeActivation: .silu, squeezeExpandWeights: sw, squeezeExpandBias: sb,
+                            projectWeights: pw, projectBias: pb, outChannels: outChannels,
+                            projectActivation: .identity, residual: nil, output: &output, stem: stem,
+                            workspace: &workspace, pool: pool)
+                        return output
+                    }
+                    let want = block(stem: nil)
+                    let got = images.withUnsafeBufferPointer { image in
+                        stemWeights.withUnsafeBufferPointer { w in
+                            stemBias.withUnsafeBufferPointer { b in
+                                block(stem: StemSource(
+                                    image: image.baseAddress!, inChannels: inChannels, height: imageHeight,
+                                    width: imageWidth, kernel: stemKernel, stride: 2, padTop: stemPad,
+                                    padLeft: stemPad, weights: w.baseAddress!, bias: b.baseAddress!,
+                                    activation: .silu))
+                            }
+                        }
+                    }
+                    XCTAssertFalse(want.contains { $0.isNaN })
+                    XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern),
+                                   "stem pad \(stemPad), block k\(kernel) s\(stride), batch \(batch), threads \(threads)")
+                }
+            }
+        }
+        XCTAssertFalse(Kernels.stemRunsPerImage(batch: 3, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
+                                                outHeight: 112, outWidth: 112, outChannels: 32, depthwiseKernel: 3,
+                                                depthwiseStride: 1, threads: 2), "not without whole images per worker")
+    }
+
     /// Whole images per worker only: not at batch 1 or below 2 images per worker, not on one thread, and
     /// not where the images share out unevenly over few per worker (5 on two workers).
     func testRunsPerImageOnlyWithWholeImagesPerWorker() {
