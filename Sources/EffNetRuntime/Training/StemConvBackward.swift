@@ -17,7 +17,10 @@ extension TrainingKernels {
     ///
     /// Each worker takes every threadCount-th tile of output pixels, builds its im2col tile (columns
     /// ordered (ci, ky, kx), as in `Kernels.stemConv`) and accumulates dZ_tileᵀ·tile into its own
-    /// partial gradient with sgemm; the partials are then added into gradWeights.
+    /// partial gradient; the partials are then added into gradWeights. On the C paths the partial is the
+    /// weight-gradient GEMM's [depth][outC] (the output channels are its vector axis; OpenBLAS's sgemm
+    /// packed both operands of every 1,024-pixel tile and took 1.5x the time, B0 at batch 16), on the
+    /// portable path sgemm's [outC][depth].
     public static func stemConvBackwardWeights(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, inChannels: Int,
         height: Int, width: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int,
@@ -33,6 +36,7 @@ extension TrainingKernels {
         if tiles == 0 { return }
         let workers = min(pool.threadCount, tiles)
         let perWorker = tileP &* depth &+ outChannels &* depth
+        let simd = CSIMDKernels.active
         pool.parallelFor(workers) { w in
             let col = workspace + w &* perWorker
             let partial = col + tileP &* depth
@@ -43,10 +47,17 @@ extension TrainingKernels {
                 let count = min(tileP, totalPixels &- p0)
                 Kernels.stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight, outWidth,
                            p0, count, col)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                            Int32(outChannels), Int32(depth), Int32(count), 1,
-                            gradOutput + p0 &* outChannels, Int32(outChannels), col, Int32(depth),
-                            first ? 0 : 1, partial, Int32(depth))
+                if let simd {
+                    // Partial laid out [depth][outC]: the output channels are the GEMM tile's vector axis.
+                    simd.weightGradientGemm(rows: depth, cols: outChannels, depth: count, col, lda: depth,
+                                            gradOutput + p0 &* outChannels, ldb: outChannels, partial,
+                                            ldc: outChannels, accumulate: !first)
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                                Int32(outChannels), Int32(depth), Int32(count), 1,
+                                gradOutput + p0 &* outChannels, Int32(outChannels), col, Int32(depth),
+                                first ? 0 : 1, partial, Int32(depth))
+                }
                 first = false
                 tile &+= workers
             }
@@ -54,6 +65,12 @@ extension TrainingKernels {
         let size = outChannels &* depth
         for w in 0..<workers {
             let partial = UnsafePointer(workspace + w &* perWorker + tileP &* depth)
+            if simd != nil {
+                for o in 0..<outChannels {
+                    for j in 0..<depth { gradWeights[o &* depth &+ j] += partial[j &* outChannels &+ o] }
+                }
+                continue
+            }
             var i = 0
             while i &+ 16 <= size { storeVec(loadVec(gradWeights + i) + loadVec(partial + i), gradWeights + i); i &+= 16 }
             while i < size { gradWeights[i] += partial[i]; i &+= 1 }
