@@ -104,6 +104,11 @@ final class TrainingBenchmarkTests: XCTestCase {
                 channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
                 weights: w, gradInput: &gIn, gradWeights: &gW, pool: pool)
         }
+        time("depthwise backward 16x112x112x96 k3 s2 weights only") {
+            TrainingKernels.depthwiseConvBackward(gradOutput: dz, input: big, batch: 16, height: 112, width: 112,
+                channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+                weights: w, gradInput: nil, gradWeights: &gW, pool: pool)
+        }
         var out = gIn
         let bias = [Float](repeating: 0, count: 96)
         time("depthwise forward 16x112x112x96 k3 s1 (reference)") {
