@@ -52,9 +52,9 @@ AI void stem_rows(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdi
                         memset(dst, 0, (size_t)span * sizeof(float));
                         continue;
                     }
-                    const float *src = image + ci * H * W + iy * W + ix0;
+                    const float *src = image + ci * H * W + iy * W + (ix0 + inside0); /* column max(ix0, 0) */
                     memset(dst, 0, (size_t)inside0 * sizeof(float));
-                    memcpy(dst + inside0, src + inside0, (size_t)(inside1 - inside0) * sizeof(float));
+                    memcpy(dst + inside0, src, (size_t)(inside1 - inside0) * sizeof(float));
                     memset(dst + inside1, 0, (size_t)(span - inside1) * sizeof(float));
                 }
             }

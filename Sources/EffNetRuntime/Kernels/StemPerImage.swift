@@ -3,11 +3,11 @@
 ///
 /// EfficientNet's first block (`Kernels.depthwisePerImage`) reads nothing but the stem's output. Run layer
 /// by layer, the stem writes that output for the whole batch first (112x112x32 floats, 1.6 MB per image in
-/// B0: 26 MB at batch 16, most of it out of L2 and L3), and the block then fetches every image back. With a
-/// `StemSource`, the worker that takes image n computes that image's stem rows into its own scratch (the
-/// C stem kernel, as `Kernels.stemConv` calls it) and runs the block on them at once; the scratch is used
-/// again for its next image. Each output row of the stem is the same sum whichever call computes it, so the
-/// bits are those of the two calls.
+/// B0: 26 MB at batch 16, far more than L2 and most of a 32 MB L3), and the block then fetches every image
+/// back. With a `StemSource`, the worker that takes image n computes that image's stem rows into its own
+/// scratch (the C stem kernel, as `Kernels.stemConv` calls it) and runs the block on them at once; the
+/// scratch is used again for its next image. Each output row of the stem is the same sum whichever call
+/// computes it, so the bits are those of the two calls.
 public struct StemSource {
     /// The NCHW images of the batch.
     public var image: UnsafePointer<Float>
