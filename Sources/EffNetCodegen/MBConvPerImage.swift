@@ -55,6 +55,11 @@ struct MBConvPerImage {
         }
     }
 
+    /// The stem that the block starting at layer `name` computes inside its per-image call, if any.
+    func stem(feedingBlockAt name: String) -> PlannedLayer? {
+        stemFeeds.flatMap { $0.block.first.name == name ? $0.stem : nil }
+    }
+
     /// The run-time test of the stem inside the first block's per-image call (Swift source at batch `n`);
     /// the stem's own call is skipped exactly when it holds.
     static func stemCondition(_ stem: PlannedLayer, _ b: Block) -> String {

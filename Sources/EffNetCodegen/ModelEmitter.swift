@@ -106,7 +106,7 @@ private struct Emitter {
         }
         for layer in plan.layers {
             if let block = perImage.byFirstLayer[layer.name] {
-                let term = MBConvPerImage.workspace(block, stemInside: perImage.stemFeeds?.block.first.name == layer.name)
+                let term = MBConvPerImage.workspace(block, stemInside: perImage.stem(feedingBlockAt: layer.name) != nil)
                 if !terms.contains(term) { terms.append(term) }
             }
             if let dw = fusion.depthwise[layer.name] {
@@ -140,7 +140,7 @@ private struct Emitter {
 
     func arguments(_ block: PlannedBlock, call: Bool) -> String {
         let reads = block.layers.contains {
-            $0.operation == .stemConvolution || $0.name == perImage.stemFeeds?.block.first.name
+            $0.operation == .stemConvolution || perImage.stem(feedingBlockAt: $0.name) != nil
         }
         let writes = block.layers.contains { $0.operation == .linear }
         if call {
@@ -284,9 +284,7 @@ private struct Emitter {
                  + "outHeight: \(d.outputShape.height), outWidth: \(d.outputShape.width),")
             line("            depthwiseWeights: w + \(dw.weights), depthwiseBias: w + \(dw.bias), "
                  + "depthwiseActivation: \(activation(d.activation)),")
-            emitPerImageTail(b, se: se, project: project, stem: perImage.stemFeeds.flatMap {
-                $0.block.first.name == b.first.name ? $0.stem : nil
-            })
+            emitPerImageTail(b, se: se, project: project, stem: perImage.stem(feedingBlockAt: b.first.name))
             return
         }
         let expand = layout.slots[l.name] ?? WeightLayout.Slots()

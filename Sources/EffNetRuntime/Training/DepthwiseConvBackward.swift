@@ -30,7 +30,8 @@ extension TrainingKernels {
         if let gradInput {
             let parts = gradWeightsParts(s, pool)
             if parts >= 2 {
-                depthwiseBackwardInBands(s, gradOutput, input, weights, gradInput, gradWeights, parts: parts, pool)
+                depthwiseBackwardInBands(s, gradOutput, input, inputGradient: (weights, gradInput), gradWeights,
+                                         parts: parts, pool)
                 return
             }
             depthwiseGradInput(s, gradOutput, weights, gradInput, pool)
@@ -41,28 +42,34 @@ extension TrainingKernels {
     /// Floats of dZ plus gradInput rows per band of `depthwiseBackwardInBands`: 512 KB, half of a 1 MB L2.
     public static let depthwiseBackwardBandFloats = 128 * 1024
 
-    /// Both gradients where gradWeights is summed over parts of the output rows (`gradWeightsParts` >= 2).
-    /// Each part walks its output rows in bands: first gradInput for the input rows that start in the band
-    /// (`bandInputRow`), which reads the band's dZ rows (and one or two rows either side), then the band's
-    /// share of gradWeights, which reads the same dZ rows again while they are still in L2. Apart, the two
-    /// passes each streamed the whole of dZ from memory. The parts are those of `depthwiseGradWeights` and
-    /// each adds its bands in row order, as it adds its rows in one call, so gradWeights keeps its bits;
-    /// a gradInput row does not depend on which task computes it.
-    static func depthwiseBackwardInBands(_ s: DepthwiseShape, _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                                         _ weights: UnsafePointer<Float>, _ gradInput: UnsafeMutablePointer<Float>,
-                                         _ gradWeights: UnsafeMutablePointer<Float>, parts: Int, _ pool: WorkerPool) {
+    /// gradWeights summed over parts of the output rows (`gradWeightsParts` >= 2), each part into its own
+    /// slot of a stack scratch, the slots then added into gradWeights in a fixed order (deterministic).
+    /// With `inputGradient` (the weights and gradInput) each part also computes gradInput, walking its
+    /// output rows in bands: first gradInput for the input rows that start in the band (`bandInputRow`),
+    /// which reads the band's dZ rows (and one or two rows either side), then the band's share of
+    /// gradWeights, which reads the same dZ rows again while they are still in L2. Apart, the two passes
+    /// each streamed the whole of dZ from memory. A part adds its bands in row order, as it adds its rows
+    /// in one call, so gradWeights has the same bits either way; a gradInput row does not depend on which
+    /// task computes it.
+    static func depthwiseBackwardInBands(
+        _ s: DepthwiseShape, _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+        inputGradient: (weights: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>)?,
+        _ gradWeights: UnsafeMutablePointer<Float>, parts: Int, _ pool: WorkerPool
+    ) {
         let rows = s.batch &* s.outHeight
         let slot = s.kernel &* s.kernel &* s.channels
         let rowFloats = s.outWidth &* s.channels &* (1 &+ s.stride &* s.stride)  // a dZ row and its gradInput rows
-        let bandRows = max(1, depthwiseBackwardBandFloats / max(1, rowFloats))
+        let bandRows = inputGradient == nil ? rows : max(1, depthwiseBackwardBandFloats / max(1, rowFloats))
         withFloatScratch { scratch in  // starts zeroed
             pool.parallelFor(parts) { p in
                 let r0 = rows &* p / parts, r1 = rows &* (p &+ 1) / parts
                 var a = r0
                 while a < r1 {
                     let b = min(r1, a &+ bandRows)
-                    for row in bandInputRow(s, a)..<bandInputRow(s, b) {
-                        gradInputRow(s, row, 0, s.channels, dZ, weights, gradInput)
+                    if let (weights, gradInput) = inputGradient {
+                        for row in bandInputRow(s, a)..<bandInputRow(s, b) {
+                            gradInputRow(s, row, 0, s.channels, dZ, weights, gradInput)
+                        }
                     }
                     gradWeightsRows(s, a, b, 0, s.channels, dZ, x, scratch + p &* slot)
                     a = b
@@ -273,41 +280,35 @@ extension TrainingKernels {
 
     /// Work split for gradWeights. Reading x and dZ is what costs at training batch sizes, so every task
     /// walks a contiguous band of rows over all (or a wide block of) channels and the hardware
-    /// prefetcher sees plain streams. With few channels the rows are cut into `parts`, each summing into
-    /// its own slot of a stack scratch, and the slots are added into gradWeights in a fixed order at the
-    /// end (deterministic). With many channels (k·k·C too big for the scratch) tasks own channel blocks
-    /// and add straight into gradWeights.
+    /// prefetcher sees plain streams. With few channels the rows are cut into `gradWeightsParts` parts
+    /// (`depthwiseBackwardInBands`). With many channels (k·k·C too big for the scratch) tasks own channel
+    /// blocks and add straight into gradWeights.
     static func depthwiseGradWeights(_ s: DepthwiseShape, _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                                      _ gradWeights: UnsafeMutablePointer<Float>, _ pool: WorkerPool) {
-        let rows = s.batch &* s.outHeight
-        let slot = s.kernel &* s.kernel &* s.channels
-        let wantTasks = pool.threadCount > 1 ? 2 &* pool.threadCount : 1
         let parts = gradWeightsParts(s, pool)
         if parts >= 2 {
-            withFloatScratch { scratch in  // starts zeroed
-                pool.parallelFor(parts) { p in
-                    let r0 = rows &* p / parts, r1 = rows &* (p &+ 1) / parts
-                    gradWeightsRows(s, r0, r1, 0, s.channels, dZ, x, scratch + p &* slot)
-                }
-                for p in 0..<parts {
-                    addInto(gradWeights, UnsafePointer(scratch + p &* slot), slot)
-                }
-            }
-        } else {
-            // Channel blocks, multiples of 16 (at most `wantTasks` of them).
-            let chunk = alignedChunk(s.channels, parts: wantTasks, align: 16)
-            let blocks = (s.channels + chunk - 1) / chunk
-            pool.parallelFor(blocks) { b in
-                gradWeightsRows(s, 0, rows, b &* chunk, min(s.channels, (b &+ 1) &* chunk), dZ, x, gradWeights)
-            }
+            depthwiseBackwardInBands(s, dZ, x, inputGradient: nil, gradWeights, parts: parts, pool)
+            return
         }
+        // Channel blocks, multiples of 16 (at most `gradWeightsTasks` of them).
+        let rows = s.batch &* s.outHeight
+        let chunk = alignedChunk(s.channels, parts: gradWeightsTasks(pool), align: 16)
+        let blocks = (s.channels + chunk - 1) / chunk
+        pool.parallelFor(blocks) { b in
+            gradWeightsRows(s, 0, rows, b &* chunk, min(s.channels, (b &+ 1) &* chunk), dZ, x, gradWeights)
+        }
+    }
+
+    /// Tasks gradWeights is split into at most: two per worker (one on a single worker).
+    @inline(__always) static func gradWeightsTasks(_ pool: WorkerPool) -> Int {
+        pool.threadCount > 1 ? 2 &* pool.threadCount : 1
     }
 
     /// Parts of the output rows that gradWeights is summed over, each into its own scratch slot (1: the
     /// rows are not split; tasks own channel blocks instead).
     static func gradWeightsParts(_ s: DepthwiseShape, _ pool: WorkerPool) -> Int {
-        let wantTasks = pool.threadCount > 1 ? 2 &* pool.threadCount : 1
-        return min(wantTasks, s.batch &* s.outHeight, gradWeightsScratchFloats / max(s.kernel &* s.kernel &* s.channels, 1))
+        min(gradWeightsTasks(pool), s.batch &* s.outHeight,
+            gradWeightsScratchFloats / max(s.kernel &* s.kernel &* s.channels, 1))
     }
 
     @inline(__always) static func gradWeightsRows(
