@@ -42,7 +42,8 @@
 /* Most vectors a caller hands to one v_activate_group (the depthwise kernel's block of 8 outputs). */
 #define ACTIVATION_GROUP_MAX 8
 
-/* exp(-x[i]) for the n vectors of a group, x clamped to [-88, 87], computed without negating x first:
+/* exp(-x[i]) for the n vectors of a group, x clamped to [-88, 87] or [-88, 88] (the ISA header's
+   V_CLAMP_EXP_ARGUMENT: the same results, as 1 + exp(-x) rounds to 1 from x = 17 on), computed without negating x first:
    exp(-x) = 2^-m * exp(-r) with m the integer nearest x/ln2 and r = x - m*ln2 in [-ln2/2, ln2/2].
    exp(-r) is a degree-6 polynomial with the relative-error minimax coefficients of
    Tools/exp_minimax.py (2.6e-9 before rounding to float), in Horner form: one FMA per degree. Swift's
@@ -61,7 +62,7 @@ AI void v_exp_of_negative_group(const VF *xs, VF *e, int n) {
     VF x[ACTIVATION_GROUP_MAX], minus_m[ACTIVATION_GROUP_MAX], r[ACTIVATION_GROUP_MAX];
     /* t = x/ln2 + (1.5*2^23 + 127): the add rounds x/ln2 to the nearest integer m; minus_m = -m exactly. */
     const VF magic = V_SET1(12582912.0f + 127.0f);
-    GROUP_UNROLL for (int i = 0; i < n; i++) x[i] = V_MAX_BOUND(V_SET1(-88.0f), V_MIN_BOUND(V_SET1(87.0f), xs[i]));
+    GROUP_UNROLL for (int i = 0; i < n; i++) x[i] = V_CLAMP_EXP_ARGUMENT(xs[i]);
     GROUP_UNROLL for (int i = 0; i < n; i++) minus_m[i] = V_SUB(magic, V_FMADD(x[i], V_SET1(1.4426950408889634f), magic));
     /* r = x - m*ln2 in two parts (Cody-Waite). */
     GROUP_UNROLL for (int i = 0; i < n; i++) r[i] = V_FMADD(minus_m[i], V_SET1(0.693359375f), x[i]);

@@ -38,6 +38,25 @@ final class TrainingBenchmarkTests: XCTestCase {
             TrainingKernels.pointwiseConvBackward(gradOutput: small, input: big, weights: w, pixels: pixels,
                 inChannels: 96, outChannels: 24, gradInput: nil, gradWeights: &gW, pool: pool)
         }
+        // With the workspace: the path the generated training step takes (pixel parts, dX band by band).
+        var workspace = [Float](repeating: 0, count: TrainingKernels.pointwiseConvBackwardWorkspaceFloats(
+            inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        time("pointwise backward 96->24 with workspace (training path)") {
+            TrainingKernels.pointwiseConvBackward(gradOutput: small, input: big, weights: w, pixels: pixels,
+                inChannels: 96, outChannels: 24, gradInput: &gIn96, gradWeights: &gW, workspace: &workspace, pool: pool)
+        }
+        time("pointwise backward 16->96 with workspace (training path)") {
+            TrainingKernels.pointwiseConvBackward(gradOutput: big, input: small, weights: w, pixels: 8 * 12544,
+                inChannels: 16, outChannels: 96, gradInput: &gIn24, gradWeights: &gW, workspace: &workspace, pool: pool)
+        }
+        // B0's 14x14 projections at batch 16 (16 x 196 pixels, 672 -> 112): 28 % of the 1x1 backward time.
+        let x672 = rng.floats(16 * 196 * 672), dz112 = rng.floats(16 * 196 * 112), w672 = rng.floats(672 * 112)
+        var dx672 = [Float](repeating: 0, count: 16 * 196 * 672), gW672 = [Float](repeating: 0, count: 672 * 112)
+        time("pointwise backward 672->112 on 3136 pixels with workspace (training path)", repeats: 20) {
+            TrainingKernels.pointwiseConvBackward(gradOutput: dz112, input: x672, weights: w672, pixels: 16 * 196,
+                inChannels: 672, outChannels: 112, gradInput: &dx672, gradWeights: &gW672, workspace: &workspace,
+                pool: pool)
+        }
         time("pointwise forward 96->24 (reference)") {
             let bias = [Float](repeating: 0, count: 24)
             Kernels.pointwiseConv(input: big, pixels: pixels, inChannels: 96, inputMajorWeights: w, bias: bias,
