@@ -1508,11 +1508,12 @@ public final class EfficientNetB0Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 1280, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1280, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 1152, threads: pool.threadCount))
@@ -1660,19 +1661,30 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1280)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 112, 112, 16]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
-                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 411584, savedInvStd: s.f + 411600,
-                runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 411584, savedInvStd: s.f + 411600,
+                runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 112, 112, 16]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480,
+                beta: s.p + 2496, savedMean: s.f + 411584, savedInvStd: s.f + 411600, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
@@ -1680,7 +1692,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 411584, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -1689,20 +1701,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2544, outChannels: 96, inChannels: 16, into: s.f + 1280)
-        s.profiler?.stop(13)
-        // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(14)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 96]
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 16] -> [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
-                gamma: s.p + 4080, beta: s.p + 4176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 411616, savedInvStd: s.f + 411712,
-                runningMean: s.p + 4272, runningVar: s.p + 4368, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(10), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 411616, savedInvStd: s.f + 411712,
+                runningMean: s.p + 4272, runningVar: s.p + 4368, workspace: s.ws, pool: pool)
             s.profiler?.stop(15)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(10), pool: pool)
+            s.profiler?.stop(16)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 96]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
+                beta: s.p + 4176, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .silu,
+                output: s.tensor(11), pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
@@ -1710,18 +1733,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 411616, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 412000)
-        s.profiler?.stop(17)
+        s.profiler?.stop(19)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 412000, bias: s.f,
             activation: .identity, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1729,7 +1752,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(13), savedMean: s.f + 411808, savedInvStd: s.f + 411904,
                 runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
@@ -1737,7 +1760,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
                 activation: .silu, output: s.tensor(13), scratch: s.f + 411808, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
         s.profiler?.start()
@@ -1745,24 +1768,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, reduceBias: s.p + 6096,
             activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496, savedPooled: s.tensor(15),
             savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
-        s.profiler?.stop(21)
+        s.profiler?.stop(23)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6592, outChannels: 24, inChannels: 96, into: s.f + 1280)
-        s.profiler?.stop(22)
-        // features.2.0.block.3 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
+        s.profiler?.stop(24)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
-                gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(19), savedMean: s.f + 413728, savedInvStd: s.f + 413752,
-                runningMean: s.p + 8960, runningVar: s.p + 8992, pool: pool)
-            s.profiler?.stop(24)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(18), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 413728, savedInvStd: s.f + 413752,
+                runningMean: s.p + 8960, runningVar: s.p + 8992, workspace: s.ws, pool: pool)
+            s.profiler?.stop(25)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(18), pool: pool)
+            s.profiler?.stop(26)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896,
+                beta: s.p + 8928, savedMean: s.f + 413728, savedInvStd: s.f + 413752, activation: .identity,
+                output: s.tensor(19), pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
@@ -1770,7 +1804,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
                 activation: .identity, output: s.tensor(19), scratch: s.f + 413728, pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1779,20 +1813,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9024, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(26)
-        // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(27)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
+        s.profiler?.stop(29)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 413776, savedInvStd: s.f + 413920,
-                runningMean: s.p + 12768, runningVar: s.p + 12912, pool: pool)
-            s.profiler?.stop(28)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 413776, savedInvStd: s.f + 413920,
+                runningMean: s.p + 12768, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(30)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(31)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
+                beta: s.p + 12624, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .silu,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1800,18 +1845,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 413776, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(33)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 414352)
-        s.profiler?.stop(30)
+        s.profiler?.stop(34)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 414352, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(31)
+        s.profiler?.stop(35)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1819,7 +1864,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(23), savedMean: s.f + 414064, savedInvStd: s.f + 414208,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1827,7 +1872,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 414064, pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
         s.profiler?.start()
@@ -1835,24 +1880,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, reduceBias: s.p + 15792,
             activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(34)
+        s.profiler?.stop(38)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16816, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(35)
-        // features.2.1.block.3 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(36)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
+        s.profiler?.stop(39)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
-                gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 416944, savedInvStd: s.f + 416968,
-                runningMean: s.p + 20336, runningVar: s.p + 20368, pool: pool)
-            s.profiler?.stop(37)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416944, savedInvStd: s.f + 416968,
+                runningMean: s.p + 20336, runningVar: s.p + 20368, workspace: s.ws, pool: pool)
+            s.profiler?.stop(40)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(41)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272,
+                beta: s.p + 20304, savedMean: s.f + 416944, savedInvStd: s.f + 416968, activation: .identity,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
@@ -1860,20 +1916,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 416944, pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(31), random: &random)
-            s.profiler?.stop(39)
+            s.profiler?.stop(44)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(19), branch: s.tensor(29),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(40)
+        s.profiler?.stop(45)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
@@ -1881,20 +1937,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 20400, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(41)
-        // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(42)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
+        s.profiler?.stop(46)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 416992, savedInvStd: s.f + 417136,
-                runningMean: s.p + 24144, runningVar: s.p + 24288, pool: pool)
-            s.profiler?.stop(43)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(32), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416992, savedInvStd: s.f + 417136,
+                runningMean: s.p + 24144, runningVar: s.p + 24288, workspace: s.ws, pool: pool)
+            s.profiler?.stop(47)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(32), pool: pool)
+            s.profiler?.stop(48)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
+                beta: s.p + 24000, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .silu,
+                output: s.tensor(33), pool: pool)
+            s.profiler?.stop(49)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
@@ -1902,18 +1969,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 416992, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(50)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 417568)
-        s.profiler?.stop(45)
+        s.profiler?.stop(51)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 417568, bias: s.f,
             activation: .identity, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(46)
+        s.profiler?.stop(52)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1921,7 +1988,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(35), savedMean: s.f + 417280, savedInvStd: s.f + 417424,
                 runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(53)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
@@ -1929,7 +1996,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
                 activation: .silu, output: s.tensor(35), scratch: s.f + 417280, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(54)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
         s.profiler?.start()
@@ -1937,24 +2004,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352, savedPooled: s.tensor(37),
             savedHidden: s.tensor(38), savedScale: s.tensor(39), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(55)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30496, outChannels: 40, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(50)
-        // features.3.0.block.3 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(51)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
+        s.profiler?.stop(56)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
-                gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(41), savedMean: s.f + 424768, savedInvStd: s.f + 424808,
-                runningMean: s.p + 36352, runningVar: s.p + 36400, pool: pool)
-            s.profiler?.stop(52)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(40), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
+                runningMean: s.p + 36352, runningVar: s.p + 36400, workspace: s.ws, pool: pool)
+            s.profiler?.stop(57)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(40), pool: pool)
+            s.profiler?.stop(58)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 784 &* s.n, channels: 40, gamma: s.p + 36256,
+                beta: s.p + 36304, savedMean: s.f + 424768, savedInvStd: s.f + 424808, activation: .identity,
+                output: s.tensor(41), pool: pool)
+            s.profiler?.stop(59)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
@@ -1962,7 +2040,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
                 activation: .identity, output: s.tensor(41), scratch: s.f + 424768, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(60)
         }
     }
 
@@ -1971,20 +2049,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36448, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(54)
-        // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(55)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
+        s.profiler?.stop(61)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 424848, savedInvStd: s.f + 425088,
-                runningMean: s.p + 46528, runningVar: s.p + 46768, pool: pool)
-            s.profiler?.stop(56)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(42), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
+                runningMean: s.p + 46528, runningVar: s.p + 46768, workspace: s.ws, pool: pool)
+            s.profiler?.stop(62)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(63)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
+                beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .silu,
+                output: s.tensor(43), pool: pool)
+            s.profiler?.stop(64)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -1992,18 +2081,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 424848, pool: pool)
-            s.profiler?.stop(57)
+            s.profiler?.stop(65)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 425808)
-        s.profiler?.stop(58)
+        s.profiler?.stop(66)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 425808, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(59)
+        s.profiler?.stop(67)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2011,7 +2100,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(45), savedMean: s.f + 425328, savedInvStd: s.f + 425568,
                 runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(68)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -2019,7 +2108,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 425328, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(69)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
         s.profiler?.start()
@@ -2027,24 +2116,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, reduceBias: s.p + 56368,
             activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(70)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59024, outChannels: 40, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(63)
-        // features.3.1.block.3 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(64)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
+        s.profiler?.stop(71)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
-                gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(51), savedMean: s.f + 437808, savedInvStd: s.f + 437848,
-                runningMean: s.p + 68720, runningVar: s.p + 68768, pool: pool)
-            s.profiler?.stop(65)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(50), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
+                runningMean: s.p + 68720, runningVar: s.p + 68768, workspace: s.ws, pool: pool)
+            s.profiler?.stop(72)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(73)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624,
+                beta: s.p + 68672, savedMean: s.f + 437808, savedInvStd: s.f + 437848, activation: .identity,
+                output: s.tensor(51), pool: pool)
+            s.profiler?.stop(74)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
@@ -2052,20 +2152,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 437808, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(75)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(53), random: &random)
-            s.profiler?.stop(67)
+            s.profiler?.stop(76)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(68)
+        s.profiler?.stop(77)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
@@ -2073,20 +2173,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 68816, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(69)
-        // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(70)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
+        s.profiler?.stop(78)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 437888, savedInvStd: s.f + 438128,
-                runningMean: s.p + 78896, runningVar: s.p + 79136, pool: pool)
-            s.profiler?.stop(71)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(54), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
+                runningMean: s.p + 78896, runningVar: s.p + 79136, workspace: s.ws, pool: pool)
+            s.profiler?.stop(79)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(80)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
+                beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .silu,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(81)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
@@ -2094,18 +2205,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 437888, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(82)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 438848)
-        s.profiler?.stop(73)
+        s.profiler?.stop(83)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 438848, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(84)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2113,7 +2224,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(57), savedMean: s.f + 438368, savedInvStd: s.f + 438608,
                 runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(85)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
@@ -2121,7 +2232,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 438368, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(86)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
         s.profiler?.start()
@@ -2129,24 +2240,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, reduceBias: s.p + 84896,
             activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(87)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 87552, outChannels: 80, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(78)
-        // features.4.0.block.3 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(79)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
+        s.profiler?.stop(88)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 443168, savedInvStd: s.f + 443248,
-                runningMean: s.p + 106912, runningVar: s.p + 106992, pool: pool)
-            s.profiler?.stop(80)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(62), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
+                runningMean: s.p + 106912, runningVar: s.p + 106992, workspace: s.ws, pool: pool)
+            s.profiler?.stop(89)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(62), pool: pool)
+            s.profiler?.stop(90)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 80, gamma: s.p + 106752,
+                beta: s.p + 106832, savedMean: s.f + 443168, savedInvStd: s.f + 443248, activation: .identity,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(91)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
@@ -2154,7 +2276,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
                 eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 443168, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(92)
         }
     }
 
@@ -2163,20 +2285,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 107072, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(82)
-        // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(83)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
+        s.profiler?.stop(93)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 443328, savedInvStd: s.f + 443808,
-                runningMean: s.p + 146432, runningVar: s.p + 146912, pool: pool)
-            s.profiler?.stop(84)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(64), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
+                runningMean: s.p + 146432, runningVar: s.p + 146912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(95)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
+                beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .silu,
+                output: s.tensor(65), pool: pool)
+            s.profiler?.stop(96)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -2184,18 +2317,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
                 eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 443328, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(97)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 445248)
-        s.profiler?.stop(86)
+        s.profiler?.stop(98)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 445248, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(87)
+        s.profiler?.stop(99)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2203,7 +2336,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(67), savedMean: s.f + 444288, savedInvStd: s.f + 444768,
                 runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(100)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -2211,7 +2344,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
                 eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 444288, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(101)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2219,24 +2352,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, reduceBias: s.p + 163232,
             activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(90)
+        s.profiler?.stop(102)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173344, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(91)
-        // features.4.1.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(92)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
+        s.profiler?.stop(103)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 453888, savedInvStd: s.f + 453968,
-                runningMean: s.p + 211904, runningVar: s.p + 211984, pool: pool)
-            s.profiler?.stop(93)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(72), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
+                runningMean: s.p + 211904, runningVar: s.p + 211984, workspace: s.ws, pool: pool)
+            s.profiler?.stop(104)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(105)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744,
+                beta: s.p + 211824, savedMean: s.f + 453888, savedInvStd: s.f + 453968, activation: .identity,
+                output: s.tensor(73), pool: pool)
+            s.profiler?.stop(106)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
@@ -2244,21 +2388,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
                 eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 453888, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(107)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(95)
+            s.profiler?.stop(108)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(109)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -2266,20 +2410,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 212064, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(97)
-        // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(98)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
+        s.profiler?.stop(110)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 454048, savedInvStd: s.f + 454528,
-                runningMean: s.p + 251424, runningVar: s.p + 251904, pool: pool)
-            s.profiler?.stop(99)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(76), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
+                runningMean: s.p + 251424, runningVar: s.p + 251904, workspace: s.ws, pool: pool)
+            s.profiler?.stop(111)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(112)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
+                beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .silu,
+                output: s.tensor(77), pool: pool)
+            s.profiler?.stop(113)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -2287,18 +2442,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 454048, pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(114)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 455968)
-        s.profiler?.stop(101)
+        s.profiler?.stop(115)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 455968, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(102)
+        s.profiler?.stop(116)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2306,7 +2461,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 455008, savedInvStd: s.f + 455488,
                 runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(117)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -2314,7 +2469,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 455008, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(118)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2322,24 +2477,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, reduceBias: s.p + 268224,
             activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(119)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 278336, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(106)
-        // features.4.2.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(107)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
+        s.profiler?.stop(120)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
-                gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 464608, savedInvStd: s.f + 464688,
-                runningMean: s.p + 316896, runningVar: s.p + 316976, pool: pool)
-            s.profiler?.stop(108)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(84), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
+                runningMean: s.p + 316896, runningVar: s.p + 316976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(121)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(122)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736,
+                beta: s.p + 316816, savedMean: s.f + 464608, savedInvStd: s.f + 464688, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(123)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
@@ -2347,21 +2513,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 464608, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(124)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(110)
+            s.profiler?.stop(125)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(111)
+        s.profiler?.stop(126)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
@@ -2369,20 +2535,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 317056, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(112)
-        // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(113)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
+        s.profiler?.stop(127)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 464768, savedInvStd: s.f + 465248,
-                runningMean: s.p + 356416, runningVar: s.p + 356896, pool: pool)
-            s.profiler?.stop(114)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(88), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
+                runningMean: s.p + 356416, runningVar: s.p + 356896, workspace: s.ws, pool: pool)
+            s.profiler?.stop(128)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(129)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
+                beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .silu,
+                output: s.tensor(89), pool: pool)
+            s.profiler?.stop(130)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2390,18 +2567,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 464768, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(131)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 466688)
-        s.profiler?.stop(116)
+        s.profiler?.stop(132)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 466688, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(117)
+        s.profiler?.stop(133)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2409,7 +2586,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 465728, savedInvStd: s.f + 466208,
                 runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(134)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2417,7 +2594,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 465728, pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(135)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2425,24 +2602,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, reduceBias: s.p + 380896,
             activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(136)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 391008, outChannels: 112, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(121)
-        // features.5.0.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(122)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
+        s.profiler?.stop(137)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 490688, savedInvStd: s.f + 490800,
-                runningMean: s.p + 444992, runningVar: s.p + 445104, pool: pool)
-            s.profiler?.stop(123)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(96), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
+                runningMean: s.p + 444992, runningVar: s.p + 445104, workspace: s.ws, pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(139)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 196 &* s.n, channels: 112, gamma: s.p + 444768,
+                beta: s.p + 444880, savedMean: s.f + 490688, savedInvStd: s.f + 490800, activation: .identity,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(140)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
@@ -2450,7 +2638,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 490688, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(141)
         }
     }
 
@@ -2459,20 +2647,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 445216, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(125)
-        // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(126)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
+        s.profiler?.stop(142)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 490912, savedInvStd: s.f + 491584,
-                runningMean: s.p + 521824, runningVar: s.p + 522496, pool: pool)
-            s.profiler?.stop(127)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(98), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
+                runningMean: s.p + 521824, runningVar: s.p + 522496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(143)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(98), pool: pool)
+            s.profiler?.stop(144)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
+                beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .silu,
+                output: s.tensor(99), pool: pool)
+            s.profiler?.stop(145)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2480,18 +2679,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 490912, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(146)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 493600)
-        s.profiler?.stop(129)
+        s.profiler?.stop(147)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 493600, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(148)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2499,7 +2698,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(101), savedMean: s.f + 492256, savedInvStd: s.f + 492928,
                 runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(149)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2507,7 +2706,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 492256, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(150)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
@@ -2515,24 +2714,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, reduceBias: s.p + 561472,
             activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(151)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 580992, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(134)
-        // features.5.1.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(135)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
+        s.profiler?.stop(152)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 527200, savedInvStd: s.f + 527312,
-                runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
-            s.profiler?.stop(136)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(106), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 527200, savedInvStd: s.f + 527312,
+                runningMean: s.p + 656480, runningVar: s.p + 656592, workspace: s.ws, pool: pool)
+            s.profiler?.stop(153)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(154)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 527200, savedInvStd: s.f + 527312,
+                activation: .identity, output: s.tensor(107), pool: pool)
+            s.profiler?.stop(155)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
@@ -2540,20 +2750,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 527200, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(156)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(109), random: &random)
-            s.profiler?.stop(138)
+            s.profiler?.stop(157)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(158)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2561,20 +2771,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 656704, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(140)
-        // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(141)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
+        s.profiler?.stop(159)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 527424, savedInvStd: s.f + 528096,
-                runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
-            s.profiler?.stop(142)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(110), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
+                runningMean: s.p + 733312, runningVar: s.p + 733984, workspace: s.ws, pool: pool)
+            s.profiler?.stop(160)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
+                activation: .silu, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(162)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2582,18 +2803,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 527424, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(163)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 530112)
-        s.profiler?.stop(144)
+        s.profiler?.stop(164)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 530112, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(165)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2601,7 +2822,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(113), savedMean: s.f + 528768, savedInvStd: s.f + 529440,
                 runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(166)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2609,7 +2830,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 528768, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(167)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
@@ -2617,24 +2838,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, reduceBias: s.p + 772960,
             activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(168)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 792480, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(149)
-        // features.5.2.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(150)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
+        s.profiler?.stop(169)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 563712, savedInvStd: s.f + 563824,
-                runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
-            s.profiler?.stop(151)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(118), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 563712, savedInvStd: s.f + 563824,
+                runningMean: s.p + 867968, runningVar: s.p + 868080, workspace: s.ws, pool: pool)
+            s.profiler?.stop(170)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(171)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 563712, savedInvStd: s.f + 563824,
+                activation: .identity, output: s.tensor(119), pool: pool)
+            s.profiler?.stop(172)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
@@ -2642,20 +2874,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 563712, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(173)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(121), random: &random)
-            s.profiler?.stop(153)
+            s.profiler?.stop(174)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(154)
+        s.profiler?.stop(175)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -2663,20 +2895,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 868192, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(155)
-        // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(156)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
+        s.profiler?.stop(176)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 563936, savedInvStd: s.f + 564608,
-                runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
-            s.profiler?.stop(157)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(122), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
+                runningMean: s.p + 944800, runningVar: s.p + 945472, workspace: s.ws, pool: pool)
+            s.profiler?.stop(177)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(179)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
@@ -2684,18 +2927,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 563936, pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(180)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 566624)
-        s.profiler?.stop(159)
+        s.profiler?.stop(181)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 566624, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(160)
+        s.profiler?.stop(182)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2703,7 +2946,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 565280, savedInvStd: s.f + 565952,
                 runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(183)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
@@ -2711,7 +2954,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 565280, pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(184)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
         s.profiler?.start()
@@ -2719,24 +2962,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, reduceBias: s.p + 984448,
             activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(163)
+        s.profiler?.stop(185)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1003968, outChannels: 192, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(164)
-        // features.6.0.block.3 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(165)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
+        s.profiler?.stop(186)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 600224, savedInvStd: s.f + 600416,
-                runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
-            s.profiler?.stop(166)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(130), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 600224, savedInvStd: s.f + 600416,
+                runningMean: s.p + 1133376, runningVar: s.p + 1133568, workspace: s.ws, pool: pool)
+            s.profiler?.stop(187)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(188)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 600224, savedInvStd: s.f + 600416,
+                activation: .identity, output: s.tensor(131), pool: pool)
+            s.profiler?.stop(189)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
@@ -2744,7 +2998,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 600224, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(190)
         }
     }
 
@@ -2753,20 +3007,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1133760, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(168)
-        // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(169)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        s.profiler?.stop(191)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(133), savedMean: s.f + 600608, savedInvStd: s.f + 601760,
-                runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
-            s.profiler?.stop(170)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(132), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                runningMean: s.p + 1357248, runningVar: s.p + 1358400, workspace: s.ws, pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(132), pool: pool)
+            s.profiler?.stop(193)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                activation: .silu, output: s.tensor(133), pool: pool)
+            s.profiler?.stop(194)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -2774,18 +3039,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
                 eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 600608, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(195)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 605216)
-        s.profiler?.stop(172)
+        s.profiler?.stop(196)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 605216, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(197)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2793,7 +3058,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(135), savedMean: s.f + 602912, savedInvStd: s.f + 604064,
                 runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(198)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -2801,7 +3066,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 602912, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(199)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2809,24 +3074,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, reduceBias: s.p + 1448256,
             activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600, savedPooled: s.tensor(137),
             savedHidden: s.tensor(138), savedScale: s.tensor(139), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(200)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1504752, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(177)
-        // features.6.1.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
-        s.profiler?.stop(178)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
+        s.profiler?.stop(201)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(141), savedMean: s.f + 662816, savedInvStd: s.f + 663008,
-                runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
-            s.profiler?.stop(179)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(140), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 662816, savedInvStd: s.f + 663008,
+                runningMean: s.p + 1726320, runningVar: s.p + 1726512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(140), pool: pool)
+            s.profiler?.stop(203)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 662816, savedInvStd: s.f + 663008,
+                activation: .identity, output: s.tensor(141), pool: pool)
+            s.profiler?.stop(204)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
@@ -2834,21 +3110,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
                 eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 662816, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(205)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(143),
                 random: &random)
-            s.profiler?.stop(181)
+            s.profiler?.stop(206)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(131), branch: s.tensor(141),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(207)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2856,20 +3132,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1726704, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(183)
-        // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(184)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        s.profiler?.stop(208)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(145), savedMean: s.f + 663200, savedInvStd: s.f + 664352,
-                runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
-            s.profiler?.stop(185)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(144), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                runningMean: s.p + 1950192, runningVar: s.p + 1951344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(144), pool: pool)
+            s.profiler?.stop(210)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                activation: .silu, output: s.tensor(145), pool: pool)
+            s.profiler?.stop(211)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -2877,18 +3164,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 663200, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(212)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 667808)
-        s.profiler?.stop(187)
+        s.profiler?.stop(213)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 667808, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(214)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2896,7 +3183,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(147), savedMean: s.f + 665504, savedInvStd: s.f + 666656,
                 runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(215)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -2904,7 +3191,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 665504, pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(216)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2912,24 +3199,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, reduceBias: s.p + 2041200,
             activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(191)
+        s.profiler?.stop(217)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2097696, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(192)
-        // features.6.2.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(193)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
+        s.profiler?.stop(218)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(153), savedMean: s.f + 725408, savedInvStd: s.f + 725600,
-                runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
-            s.profiler?.stop(194)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(152), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 725408, savedInvStd: s.f + 725600,
+                runningMean: s.p + 2319264, runningVar: s.p + 2319456, workspace: s.ws, pool: pool)
+            s.profiler?.stop(219)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(152), pool: pool)
+            s.profiler?.stop(220)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 725408, savedInvStd: s.f + 725600,
+                activation: .identity, output: s.tensor(153), pool: pool)
+            s.profiler?.stop(221)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
@@ -2937,20 +3235,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
                 eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 725408, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(222)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(155), random: &random)
-            s.profiler?.stop(196)
+            s.profiler?.stop(223)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(142), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(224)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2958,20 +3256,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2319648, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(198)
-        // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(199)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        s.profiler?.stop(225)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 725792, savedInvStd: s.f + 726944,
-                runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
-            s.profiler?.stop(200)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(156), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                runningMean: s.p + 2543136, runningVar: s.p + 2544288, workspace: s.ws, pool: pool)
+            s.profiler?.stop(226)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(156), pool: pool)
+            s.profiler?.stop(227)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                activation: .silu, output: s.tensor(157), pool: pool)
+            s.profiler?.stop(228)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -2979,18 +3288,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 725792, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(229)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 730400)
-        s.profiler?.stop(202)
+        s.profiler?.stop(230)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 730400, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(231)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2998,7 +3307,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(159), savedMean: s.f + 728096, savedInvStd: s.f + 729248,
                 runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(232)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -3006,7 +3315,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 728096, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(233)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3014,24 +3323,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, reduceBias: s.p + 2634144,
             activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(206)
+        s.profiler?.stop(234)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2690640, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(207)
-        // features.6.3.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(208)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
+        s.profiler?.stop(235)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(165), savedMean: s.f + 788000, savedInvStd: s.f + 788192,
-                runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
-            s.profiler?.stop(209)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(164), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 788000, savedInvStd: s.f + 788192,
+                runningMean: s.p + 2912208, runningVar: s.p + 2912400, workspace: s.ws, pool: pool)
+            s.profiler?.stop(236)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(237)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 788000, savedInvStd: s.f + 788192,
+                activation: .identity, output: s.tensor(165), pool: pool)
+            s.profiler?.stop(238)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
@@ -3039,21 +3359,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 788000, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(239)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(211)
+            s.profiler?.stop(240)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(241)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
@@ -3061,20 +3381,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912592, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(213)
-        // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(214)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        s.profiler?.stop(242)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 788384, savedInvStd: s.f + 789536,
-                runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
-            s.profiler?.stop(215)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(168), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                runningMean: s.p + 3136080, runningVar: s.p + 3137232, workspace: s.ws, pool: pool)
+            s.profiler?.stop(243)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(244)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                activation: .silu, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(245)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -3082,18 +3413,18 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 788384, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(246)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 792992)
-        s.profiler?.stop(217)
+        s.profiler?.stop(247)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 792992, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(218)
+        s.profiler?.stop(248)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3101,7 +3432,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(171), savedMean: s.f + 790688, savedInvStd: s.f + 791840,
                 runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(249)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -3109,7 +3440,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 790688, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(250)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3117,24 +3448,35 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, reduceBias: s.p + 3208656,
             activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(251)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3265152, outChannels: 320, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(222)
-        // features.7.0.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
-        s.profiler?.stop(223)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 320]
+        s.profiler?.stop(252)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
-                gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 813728, savedInvStd: s.f + 814048,
-                runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
-            s.profiler?.stop(224)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(176), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 813728, savedInvStd: s.f + 814048,
+                runningMean: s.p + 3634432, runningVar: s.p + 3634752, workspace: s.ws, pool: pool)
+            s.profiler?.stop(253)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(254)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 320]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
+                gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 813728, savedInvStd: s.f + 814048,
+                activation: .identity, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(255)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
@@ -3142,7 +3484,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 813728, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(256)
         }
     }
 
@@ -3151,20 +3493,31 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3635072, outChannels: 1280, inChannels: 320, into: s.f + 1280)
-        s.profiler?.stop(226)
-        // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(227)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 7, 7, 1280]
+        s.profiler?.stop(257)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
-                gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(179), savedMean: s.f + 814368, savedInvStd: s.f + 815648,
-                runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
-            s.profiler?.stop(228)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(178), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 814368, savedInvStd: s.f + 815648,
+                runningMean: s.p + 4047232, runningVar: s.p + 4048512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(258)
+        }
+        // features.8 frozen: head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
+                output: s.tensor(178), pool: pool)
+            s.profiler?.stop(259)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1280]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
+                gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 814368, savedInvStd: s.f + 815648,
+                activation: .silu, output: s.tensor(179), pool: pool)
+            s.profiler?.stop(260)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
@@ -3172,7 +3525,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
                 eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 814368, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(261)
         }
     }
 
@@ -3182,26 +3535,26 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(179), batch: s.n, pixels: 49, channels: 1280, output: s.tensor(180),
             pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(262)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(180), output: s.tensor(182), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(181), random: &random)
-        s.profiler?.stop(231)
+        s.profiler?.stop(263)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(182), batch: s.n, inFeatures: 1280, weights: s.p + 4049792, bias: s.p + 5329792,
             outFeatures: 1000, output: s.tensor(183), pool: pool)
-        s.profiler?.stop(232)
+        s.profiler?.stop(264)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(183), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(184))
-        s.profiler?.stop(233)
+        s.profiler?.stop(265)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(183), count: 1000 &* s.n)
-        s.profiler?.stop(234)
+        s.profiler?.stop(266)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -3211,17 +3564,17 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(184), input: s.tensor(182), weights: s.p + 4049792,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(185), gradWeights: s.g + 4049792,
             gradBias: s.g + 5329792, pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(267)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(185), mask: s.tensor(181), count: 1280 &* s.n,
             gradInput: s.tensor(186))
-        s.profiler?.stop(236)
+        s.profiler?.stop(268)
         // avgpool backward: spread each channel's gradient over the 49 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(186), batch: s.n, pixels: 49, channels: 1280,
             gradInput: s.tensor(187), pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(269)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -3232,13 +3585,13 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 814368,
             savedInvStd: s.f + 815648, activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 4044672,
             gradBeta: s.g + 4045952, pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(270)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 3635072,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(188),
             gradWeights: s.g + 3635072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(271)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
@@ -3249,14 +3602,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 813728,
             savedInvStd: s.f + 814048, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 3633792,
             gradBeta: s.g + 3634112, pool: pool)
-        s.profiler?.stop(240)
+        s.profiler?.stop(272)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 790688, savedInvStd: s.f + 791840,
                 activation: .silu, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(273)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3264,21 +3617,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 790688, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(274)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(191), savedScale: s.tensor(175), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(275)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 3265152,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(276)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(189), input: s.tensor(191), batch: s.n, pixels: 49,
@@ -3287,21 +3640,21 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(175), gradInput: s.tensor(192), gradReduceWeights: s.g + 3153360,
             gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704, gradExpandBias: s.g + 3264000,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(277)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(170), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 790688,
             savedInvStd: s.f + 791840, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
             gradBeta: s.g + 3149904, pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(278)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
                 activation: .silu, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(279)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3309,35 +3662,35 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
                 eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 788384, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(280)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 803360, count: 10368)
-        s.profiler?.stop(249)
+        s.profiler?.stop(281)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: s.f + 792992, gradInput: s.tensor(193), gradWeights: s.f + 803360, pool: pool)
-        s.profiler?.stop(250)
+        s.profiler?.stop(282)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 803360, channels: 1152, kernel: 3, into: s.g + 3138384)
-        s.profiler?.stop(251)
+        s.profiler?.stop(283)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(168), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384,
             savedInvStd: s.f + 789536, activation: .silu, gradInput: s.tensor(193), gradGamma: s.g + 3133776,
             gradBeta: s.g + 3134928, pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(284)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(166), weights: s.p + 2912592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(195),
             gradWeights: s.g + 2912592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(285)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3347,21 +3700,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(195),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(196), pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(286)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(164), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 788000,
             savedInvStd: s.f + 788192, activation: .identity, gradInput: s.tensor(196), gradGamma: s.g + 2911824,
             gradBeta: s.g + 2912016, pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(287)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 728096, savedInvStd: s.f + 729248,
                 activation: .silu, output: s.tensor(199), pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(288)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3369,21 +3722,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
                 eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 728096, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(289)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(199), savedScale: s.tensor(163), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(198), pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(290)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(198), weights: s.p + 2690640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(197),
             gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(291)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(197), input: s.tensor(199), batch: s.n, pixels: 49,
@@ -3392,21 +3745,21 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(163), gradInput: s.tensor(200), gradReduceWeights: s.g + 2578848,
             gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192, gradExpandBias: s.g + 2689488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(292)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(158), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 728096,
             savedInvStd: s.f + 729248, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
             gradBeta: s.g + 2575392, pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(293)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
                 activation: .silu, output: s.tensor(202), pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(294)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3414,39 +3767,39 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
                 eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 725792, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(295)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 759200, count: 28800)
-        s.profiler?.stop(264)
+        s.profiler?.stop(296)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 730400, gradInput: s.tensor(201), gradWeights: s.f + 759200, pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(297)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 759200, channels: 1152, kernel: 5, into: s.g + 2545440)
-        s.profiler?.stop(266)
+        s.profiler?.stop(298)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(156), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792,
             savedInvStd: s.f + 726944, activation: .silu, gradInput: s.tensor(201), gradGamma: s.g + 2540832,
             gradBeta: s.g + 2541984, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(299)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(154), weights: s.p + 2319648,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(203),
             gradWeights: s.g + 2319648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(300)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(203), s.tensor(195), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(301)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3456,21 +3809,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(203),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(204), pool: pool)
-        s.profiler?.stop(270)
+        s.profiler?.stop(302)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(152), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 725408,
             savedInvStd: s.f + 725600, activation: .identity, gradInput: s.tensor(204), gradGamma: s.g + 2318880,
             gradBeta: s.g + 2319072, pool: pool)
-        s.profiler?.stop(271)
+        s.profiler?.stop(303)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 665504, savedInvStd: s.f + 666656,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(304)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3478,21 +3831,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 665504, pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(305)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(207), savedScale: s.tensor(151), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(306)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(206), weights: s.p + 2097696,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(205),
             gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(275)
+        s.profiler?.stop(307)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(205), input: s.tensor(207), batch: s.n, pixels: 49,
@@ -3501,21 +3854,21 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(151), gradInput: s.tensor(208), gradReduceWeights: s.g + 1985904,
             gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248, gradExpandBias: s.g + 2096544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(308)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(146), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 665504,
             savedInvStd: s.f + 666656, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
             gradBeta: s.g + 1982448, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(309)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
                 activation: .silu, output: s.tensor(210), pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(310)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3523,39 +3876,39 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
                 eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 663200, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(311)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 696608, count: 28800)
-        s.profiler?.stop(280)
+        s.profiler?.stop(312)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 667808, gradInput: s.tensor(209), gradWeights: s.f + 696608, pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(313)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 696608, channels: 1152, kernel: 5, into: s.g + 1952496)
-        s.profiler?.stop(282)
+        s.profiler?.stop(314)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(144), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200,
             savedInvStd: s.f + 664352, activation: .silu, gradInput: s.tensor(209), gradGamma: s.g + 1947888,
             gradBeta: s.g + 1949040, pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(315)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(142), weights: s.p + 1726704,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(211),
             gradWeights: s.g + 1726704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(316)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(211), s.tensor(203), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(317)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3565,21 +3918,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(212), pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(318)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(140), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 662816,
             savedInvStd: s.f + 663008, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 1725936,
             gradBeta: s.g + 1726128, pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(319)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 602912, savedInvStd: s.f + 604064,
                 activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(320)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -3587,21 +3940,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 602912, pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(321)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(215), savedScale: s.tensor(139), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(214), pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(322)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 1504752,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(213),
             gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(323)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(213), input: s.tensor(215), batch: s.n, pixels: 49,
@@ -3610,21 +3963,21 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(139), gradInput: s.tensor(216), gradReduceWeights: s.g + 1392960,
             gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304, gradExpandBias: s.g + 1503600,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(324)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(134), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 602912,
             savedInvStd: s.f + 604064, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
             gradBeta: s.g + 1389504, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(325)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
                 activation: .silu, output: s.tensor(218), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(326)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -3632,39 +3985,39 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
                 eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 600608, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(327)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 634016, count: 28800)
-        s.profiler?.stop(296)
+        s.profiler?.stop(328)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 605216, gradInput: s.tensor(217), gradWeights: s.f + 634016, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(329)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 1152, kernel: 5, into: s.g + 1359552)
-        s.profiler?.stop(298)
+        s.profiler?.stop(330)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(132), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608,
             savedInvStd: s.f + 601760, activation: .silu, gradInput: s.tensor(217), gradGamma: s.g + 1354944,
             gradBeta: s.g + 1356096, pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(331)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(131), weights: s.p + 1133760,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(219),
             gradWeights: s.g + 1133760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(332)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(219), s.tensor(211), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(301)
+        s.profiler?.stop(333)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -3675,14 +4028,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 600224,
             savedInvStd: s.f + 600416, activation: .identity, gradInput: s.tensor(219), gradGamma: s.g + 1132992,
             gradBeta: s.g + 1133184, pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(334)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
                 beta: s.p + 963616, savedMean: s.f + 565280, savedInvStd: s.f + 565952, activation: .silu,
                 output: s.tensor(222), pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(335)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -3690,21 +4043,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
                 eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 565280, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(336)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(222), savedScale: s.tensor(129), batch: s.n, pixels: 49,
                 channels: 672, output: s.tensor(221), pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(337)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(221), weights: s.p + 1003968,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(220), gradWeights: s.g + 1003968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(338)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(220), input: s.tensor(222), batch: s.n, pixels: 49,
@@ -3713,20 +4066,20 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(223), gradReduceWeights: s.g + 965632,
             gradReduceBias: s.g + 984448, gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(339)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(124), pixels: 49 &* s.n,
             channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 565280, savedInvStd: s.f + 565952,
             activation: .silu, gradInput: s.tensor(223), gradGamma: s.g + 962944, gradBeta: s.g + 963616, pool: pool)
-        s.profiler?.stop(308)
+        s.profiler?.stop(340)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
                 activation: .silu, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(341)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -3734,35 +4087,35 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
                 eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 563936, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(342)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 583424, count: 16800)
-        s.profiler?.stop(311)
+        s.profiler?.stop(343)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 566624, gradInput: s.tensor(224), gradWeights: s.f + 583424, pool: pool)
-        s.profiler?.stop(312)
+        s.profiler?.stop(344)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 583424, channels: 672, kernel: 5, into: s.g + 946144)
-        s.profiler?.stop(313)
+        s.profiler?.stop(345)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(122),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936,
             savedInvStd: s.f + 564608, activation: .silu, gradInput: s.tensor(224), gradGamma: s.g + 943456,
             gradBeta: s.g + 944128, pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(346)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(120), weights: s.p + 868192,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(226), gradWeights: s.g + 868192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(347)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3772,21 +4125,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(226),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(227), pool: pool)
-        s.profiler?.stop(316)
+        s.profiler?.stop(348)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(227), input: s.tensor(118),
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 563712,
             savedInvStd: s.f + 563824, activation: .identity, gradInput: s.tensor(227), gradGamma: s.g + 867744,
             gradBeta: s.g + 867856, pool: pool)
-        s.profiler?.stop(317)
+        s.profiler?.stop(349)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 528768, savedInvStd: s.f + 529440,
                 activation: .silu, output: s.tensor(230), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(350)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -3794,21 +4147,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
                 eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 528768, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(351)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(230), savedScale: s.tensor(117), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(352)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(227), input: s.tensor(229), weights: s.p + 792480,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(228), gradWeights: s.g + 792480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(353)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(228), input: s.tensor(230), batch: s.n, pixels: 196,
@@ -3817,21 +4170,21 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(231), gradReduceWeights: s.g + 754144,
             gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992, gradExpandBias: s.g + 791808,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(354)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(112),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 528768,
             savedInvStd: s.f + 529440, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
             gradBeta: s.g + 752128, pool: pool)
-        s.profiler?.stop(323)
+        s.profiler?.stop(355)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
                 activation: .silu, output: s.tensor(233), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(356)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -3839,39 +4192,39 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
                 eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 527424, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(357)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 546912, count: 16800)
-        s.profiler?.stop(326)
+        s.profiler?.stop(358)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(233), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 530112, gradInput: s.tensor(232), gradWeights: s.f + 546912, pool: pool)
-        s.profiler?.stop(327)
+        s.profiler?.stop(359)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 546912, channels: 672, kernel: 5, into: s.g + 734656)
-        s.profiler?.stop(328)
+        s.profiler?.stop(360)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(232), input: s.tensor(110),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424,
             savedInvStd: s.f + 528096, activation: .silu, gradInput: s.tensor(232), gradGamma: s.g + 731968,
             gradBeta: s.g + 732640, pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(361)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(108), weights: s.p + 656704,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(234), gradWeights: s.g + 656704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(362)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(234), s.tensor(226), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(363)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3881,21 +4234,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(234),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(235), pool: pool)
-        s.profiler?.stop(332)
+        s.profiler?.stop(364)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(106),
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 527200,
             savedInvStd: s.f + 527312, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 656256,
             gradBeta: s.g + 656368, pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(365)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 492256, savedInvStd: s.f + 492928,
                 activation: .silu, output: s.tensor(238), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(366)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -3903,21 +4256,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
                 eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 492256, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(367)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(105), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(368)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 580992,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 580992,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(369)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(236), input: s.tensor(238), batch: s.n, pixels: 196,
@@ -3926,21 +4279,21 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(105), gradInput: s.tensor(239), gradReduceWeights: s.g + 542656,
             gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504, gradExpandBias: s.g + 580320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(370)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(100),
             pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 492256,
             savedInvStd: s.f + 492928, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
             gradBeta: s.g + 540640, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(371)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
                 beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .silu,
                 output: s.tensor(241), pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(372)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -3948,38 +4301,38 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 490912, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(373)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 510400, count: 16800)
-        s.profiler?.stop(342)
+        s.profiler?.stop(374)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 493600, gradInput: s.tensor(240), gradWeights: s.f + 510400, pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(375)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 510400, channels: 672, kernel: 5, into: s.g + 523168)
-        s.profiler?.stop(344)
+        s.profiler?.stop(376)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(98), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
             activation: .silu, gradInput: s.tensor(240), gradGamma: s.g + 520480, gradBeta: s.g + 521152, pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(377)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(97), weights: s.p + 445216,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(242), gradWeights: s.g + 445216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(378)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(242), s.tensor(234), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(379)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
@@ -3990,14 +4343,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
             activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 444768, gradBeta: s.g + 444880,
             pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(380)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
                 beta: s.p + 369856, savedMean: s.f + 465728, savedInvStd: s.f + 466208, activation: .silu,
                 output: s.tensor(245), pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(381)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -4005,21 +4358,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
                 eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 465728, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(382)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(95), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(244), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(383)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 391008,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(243), gradWeights: s.g + 391008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(384)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(243), input: s.tensor(245), batch: s.n, pixels: 196,
@@ -4028,20 +4381,20 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(246), gradReduceWeights: s.g + 371296,
             gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928, gradExpandBias: s.g + 390528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(385)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(90), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 465728, savedInvStd: s.f + 466208,
             activation: .silu, gradInput: s.tensor(246), gradGamma: s.g + 369376, gradBeta: s.g + 369856, pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(386)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
                 beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .silu,
                 output: s.tensor(248), pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(387)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -4049,34 +4402,34 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
                 eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 464768, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(388)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 478688, count: 12000)
-        s.profiler?.stop(357)
+        s.profiler?.stop(389)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(248), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 466688, gradInput: s.tensor(247), gradWeights: s.f + 478688, pool: pool)
-        s.profiler?.stop(358)
+        s.profiler?.stop(390)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 478688, channels: 480, kernel: 5, into: s.g + 357376)
-        s.profiler?.stop(359)
+        s.profiler?.stop(391)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(247), input: s.tensor(88), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
             activation: .silu, gradInput: s.tensor(247), gradGamma: s.g + 355456, gradBeta: s.g + 355936, pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(392)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(86), weights: s.p + 317056,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(249), gradWeights: s.g + 317056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(393)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -4086,21 +4439,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(249),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(250), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(394)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(250), input: s.tensor(84), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
             activation: .identity, gradInput: s.tensor(250), gradGamma: s.g + 316736, gradBeta: s.g + 316816,
             pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(395)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
                 beta: s.p + 257184, savedMean: s.f + 455008, savedInvStd: s.f + 455488, activation: .silu,
                 output: s.tensor(253), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(396)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -4108,21 +4461,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 455008, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(397)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(253), savedScale: s.tensor(83), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(398)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(252), weights: s.p + 278336,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(251), gradWeights: s.g + 278336,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(399)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(251), input: s.tensor(253), batch: s.n, pixels: 196,
@@ -4131,20 +4484,20 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(254), gradReduceWeights: s.g + 258624,
             gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256, gradExpandBias: s.g + 277856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(368)
+        s.profiler?.stop(400)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(78), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 455008, savedInvStd: s.f + 455488,
             activation: .silu, gradInput: s.tensor(254), gradGamma: s.g + 256704, gradBeta: s.g + 257184, pool: pool)
-        s.profiler?.stop(369)
+        s.profiler?.stop(401)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
                 beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .silu,
                 output: s.tensor(256), pool: pool)
-            s.profiler?.stop(370)
+            s.profiler?.stop(402)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -4152,38 +4505,38 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
                 eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 454048, pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(403)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 460288, count: 4320)
-        s.profiler?.stop(372)
+        s.profiler?.stop(404)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 455968, gradInput: s.tensor(255), gradWeights: s.f + 460288, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(405)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 460288, channels: 480, kernel: 3, into: s.g + 252384)
-        s.profiler?.stop(374)
+        s.profiler?.stop(406)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(76), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
             activation: .silu, gradInput: s.tensor(255), gradGamma: s.g + 250464, gradBeta: s.g + 250944, pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(407)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(74), weights: s.p + 212064,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(257), gradWeights: s.g + 212064,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(408)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(257), s.tensor(249), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(409)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -4193,21 +4546,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(258), pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(410)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(258), input: s.tensor(72), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
             activation: .identity, gradInput: s.tensor(258), gradGamma: s.g + 211744, gradBeta: s.g + 211824,
             pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(411)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
                 beta: s.p + 152192, savedMean: s.f + 444288, savedInvStd: s.f + 444768, activation: .silu,
                 output: s.tensor(261), pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(412)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -4215,21 +4568,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
                 eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 444288, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(413)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(261), savedScale: s.tensor(71), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(260), pool: pool)
-            s.profiler?.stop(382)
+            s.profiler?.stop(414)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 173344,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(259), gradWeights: s.g + 173344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(415)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(259), input: s.tensor(261), batch: s.n, pixels: 196,
@@ -4238,20 +4591,20 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(71), gradInput: s.tensor(262), gradReduceWeights: s.g + 153632,
             gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264, gradExpandBias: s.g + 172864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(416)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(66), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 444288, savedInvStd: s.f + 444768,
             activation: .silu, gradInput: s.tensor(262), gradGamma: s.g + 151712, gradBeta: s.g + 152192, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(417)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
                 beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .silu,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(418)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -4259,38 +4612,38 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
                 eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 443328, pool: pool)
-            s.profiler?.stop(387)
+            s.profiler?.stop(419)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 449568, count: 4320)
-        s.profiler?.stop(388)
+        s.profiler?.stop(420)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 445248, gradInput: s.tensor(263), gradWeights: s.f + 449568, pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(421)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 449568, channels: 480, kernel: 3, into: s.g + 147392)
-        s.profiler?.stop(390)
+        s.profiler?.stop(422)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(64), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
             activation: .silu, gradInput: s.tensor(263), gradGamma: s.g + 145472, gradBeta: s.g + 145952, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(423)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(63), weights: s.p + 107072,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(265), gradWeights: s.g + 107072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(424)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(265), s.tensor(257), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(425)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
@@ -4301,14 +4654,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
             activation: .identity, gradInput: s.tensor(265), gradGamma: s.g + 106752, gradBeta: s.g + 106832,
             pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(426)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
                 beta: s.p + 81776, savedMean: s.f + 438368, savedInvStd: s.f + 438608, activation: .silu,
                 output: s.tensor(268), pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(427)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4316,21 +4669,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
                 activation: .silu, output: s.tensor(268), scratch: s.f + 438368, pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(428)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(268), savedScale: s.tensor(61), batch: s.n, pixels: 196,
                 channels: 240, output: s.tensor(267), pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(429)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(267), weights: s.p + 87552,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(266), gradWeights: s.g + 87552,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(430)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(266), input: s.tensor(268), batch: s.n, pixels: 196,
@@ -4338,20 +4691,20 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 84912, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
             gradInput: s.tensor(269), gradReduceWeights: s.g + 82496, gradReduceBias: s.g + 84896,
             gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(431)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(56), pixels: 196 &* s.n,
             channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 438368, savedInvStd: s.f + 438608,
             activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 81536, gradBeta: s.g + 81776, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(432)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
                 beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .silu,
                 output: s.tensor(271), pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(433)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4359,34 +4712,34 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
                 activation: .silu, output: s.tensor(271), scratch: s.f + 437888, pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(434)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 441008, count: 2160)
-        s.profiler?.stop(403)
+        s.profiler?.stop(435)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(271), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 438848, gradInput: s.tensor(270), gradWeights: s.f + 441008, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(436)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 441008, channels: 240, kernel: 3, into: s.g + 79376)
-        s.profiler?.stop(405)
+        s.profiler?.stop(437)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(270), input: s.tensor(54), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
             activation: .silu, gradInput: s.tensor(270), gradGamma: s.g + 78416, gradBeta: s.g + 78656, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(438)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(52), weights: s.p + 68816,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(439)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4396,21 +4749,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(272),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, gradBranch: s.tensor(273), pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(440)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(50), pixels: 784 &* s.n,
             channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
             activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 68624, gradBeta: s.g + 68672,
             pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(441)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
                 beta: s.p + 53248, savedMean: s.f + 425328, savedInvStd: s.f + 425568, activation: .silu,
                 output: s.tensor(276), pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(442)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4418,21 +4771,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
                 activation: .silu, output: s.tensor(276), scratch: s.f + 425328, pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(443)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(276), savedScale: s.tensor(49), batch: s.n, pixels: 784,
                 channels: 240, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(444)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 59024,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(274), gradWeights: s.g + 59024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(445)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(274), input: s.tensor(276), batch: s.n, pixels: 784,
@@ -4440,20 +4793,20 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 56384, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
             gradInput: s.tensor(277), gradReduceWeights: s.g + 53968, gradReduceBias: s.g + 56368,
             gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(446)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(44), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 425328, savedInvStd: s.f + 425568,
             activation: .silu, gradInput: s.tensor(277), gradGamma: s.g + 53008, gradBeta: s.g + 53248, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(447)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
                 beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .silu,
                 output: s.tensor(279), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(448)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4461,38 +4814,38 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
                 activation: .silu, output: s.tensor(279), scratch: s.f + 424848, pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(449)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 431808, count: 6000)
-        s.profiler?.stop(418)
+        s.profiler?.stop(450)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(279), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: s.f + 425808, gradInput: s.tensor(278), gradWeights: s.f + 431808, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(451)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 431808, channels: 240, kernel: 5, into: s.g + 47008)
-        s.profiler?.stop(420)
+        s.profiler?.stop(452)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(42), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
             activation: .silu, gradInput: s.tensor(278), gradGamma: s.g + 46048, gradBeta: s.g + 46288, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(453)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(41), weights: s.p + 36448,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(422)
+        s.profiler?.stop(454)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(280), s.tensor(272), count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(455)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
@@ -4503,14 +4856,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
             activation: .identity, gradInput: s.tensor(280), gradGamma: s.g + 36256, gradBeta: s.g + 36304,
             pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(456)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
                 beta: s.p + 28176, savedMean: s.f + 417280, savedInvStd: s.f + 417424, activation: .silu,
                 output: s.tensor(283), pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(457)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4518,21 +4871,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
                 activation: .silu, output: s.tensor(283), scratch: s.f + 417280, pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(458)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(283), savedScale: s.tensor(39), batch: s.n, pixels: 784,
                 channels: 144, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(459)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(280), input: s.tensor(282), weights: s.p + 30496,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(281), gradWeights: s.g + 30496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(460)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(281), input: s.tensor(283), batch: s.n, pixels: 784,
@@ -4540,20 +4893,20 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 29488, savedPooled: s.tensor(37), savedHidden: s.tensor(38), savedScale: s.tensor(39),
             gradInput: s.tensor(284), gradReduceWeights: s.g + 28608, gradReduceBias: s.g + 29472,
             gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(461)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(34), pixels: 784 &* s.n,
             channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 417280, savedInvStd: s.f + 417424,
             activation: .silu, gradInput: s.tensor(284), gradGamma: s.g + 28032, gradBeta: s.g + 28176, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(462)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
                 beta: s.p + 24000, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .silu,
                 output: s.tensor(286), pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(463)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4561,35 +4914,35 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
                 activation: .silu, output: s.tensor(286), scratch: s.f + 416992, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(464)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 421168, count: 3600)
-        s.profiler?.stop(433)
+        s.profiler?.stop(465)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(286), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: s.f + 417568, gradInput: s.tensor(285), gradWeights: s.f + 421168, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(466)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 421168, channels: 144, kernel: 5, into: s.g + 24432)
-        s.profiler?.stop(435)
+        s.profiler?.stop(467)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(285), input: s.tensor(32),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 416992,
             savedInvStd: s.f + 417136, activation: .silu, gradInput: s.tensor(285), gradGamma: s.g + 23856,
             gradBeta: s.g + 24000, pool: pool)
-        s.profiler?.stop(436)
+        s.profiler?.stop(468)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(30), weights: s.p + 20400,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(287), gradWeights: s.g + 20400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(469)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
@@ -4599,21 +4952,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(287),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, gradBranch: s.tensor(288), pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(470)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(28),
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 416944,
             savedInvStd: s.f + 416968, activation: .identity, gradInput: s.tensor(288), gradGamma: s.g + 20272,
             gradBeta: s.g + 20304, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(471)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
                 beta: s.p + 14496, savedMean: s.f + 414064, savedInvStd: s.f + 414208, activation: .silu,
                 output: s.tensor(291), pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(472)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -4621,21 +4974,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
                 activation: .silu, output: s.tensor(291), scratch: s.f + 414064, pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(473)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(291), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3136, channels: 144, output: s.tensor(290), pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(474)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(290), weights: s.p + 16816,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(289), gradWeights: s.g + 16816,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(475)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(289), input: s.tensor(291), batch: s.n,
@@ -4643,21 +4996,21 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 15808, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradInput: s.tensor(292), gradReduceWeights: s.g + 14928, gradReduceBias: s.g + 15792,
             gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(476)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(22),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 414064,
             savedInvStd: s.f + 414208, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(477)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
                 beta: s.p + 12624, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .silu,
                 output: s.tensor(294), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(478)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -4665,39 +5018,39 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
                 activation: .silu, output: s.tensor(294), scratch: s.f + 413776, pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(479)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415648, count: 1296)
-        s.profiler?.stop(448)
+        s.profiler?.stop(480)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(294), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: s.f + 414352, gradInput: s.tensor(293), gradWeights: s.f + 415648, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(481)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 415648, channels: 144, kernel: 3, into: s.g + 13056)
-        s.profiler?.stop(450)
+        s.profiler?.stop(482)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(293), input: s.tensor(20),
             pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 413776,
             savedInvStd: s.f + 413920, activation: .silu, gradInput: s.tensor(293), gradGamma: s.g + 12480,
             gradBeta: s.g + 12624, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(483)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(19), weights: s.p + 9024,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(484)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(295), s.tensor(287), count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(485)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
@@ -4708,14 +5061,14 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 413728,
             savedInvStd: s.f + 413752, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 8896,
             gradBeta: s.g + 8928, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(486)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
                 beta: s.p + 5424, savedMean: s.f + 411808, savedInvStd: s.f + 411904, activation: .silu,
                 output: s.tensor(298), pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(487)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -4723,21 +5076,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
                 activation: .silu, output: s.tensor(298), scratch: s.f + 411808, pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(488)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(298), savedScale: s.tensor(17), batch: s.n,
                 pixels: 3136, channels: 96, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(489)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 6592,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(296), gradWeights: s.g + 6592,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(490)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(296), input: s.tensor(298), batch: s.n,
@@ -4745,21 +5098,21 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 6112, savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17),
             gradInput: s.tensor(299), gradReduceWeights: s.g + 5712, gradReduceBias: s.g + 6096,
             gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(491)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(12),
             pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 411808,
             savedInvStd: s.f + 411904, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
             gradBeta: s.g + 5424, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(492)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
                 beta: s.p + 4176, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .silu,
                 output: s.tensor(301), pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(493)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -4767,35 +5120,35 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
                 activation: .silu, output: s.tensor(301), scratch: s.f + 411616, pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(494)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 412864, count: 864)
-        s.profiler?.stop(463)
+        s.profiler?.stop(495)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(301), batch: s.n, height: 112,
             width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: s.f + 412000, gradInput: s.tensor(300), gradWeights: s.f + 412864, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(496)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 412864, channels: 96, kernel: 3, into: s.g + 4464)
-        s.profiler?.stop(465)
+        s.profiler?.stop(497)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(300), input: s.tensor(10),
             pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 411616,
             savedInvStd: s.f + 411712, activation: .silu, gradInput: s.tensor(300), gradGamma: s.g + 4080,
             gradBeta: s.g + 4176, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(498)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(300), input: s.tensor(9), weights: s.p + 2544,
             pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(467)
+        s.profiler?.stop(499)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
@@ -4806,14 +5159,14 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 411584,
             savedInvStd: s.f + 411600, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(500)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 410944, savedInvStd: s.f + 410976, activation: .silu,
                 output: s.tensor(305), pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(501)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -4821,21 +5174,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(305), scratch: s.f + 410944, pool: pool)
-            s.profiler?.stop(470)
+            s.profiler?.stop(502)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(7), batch: s.n,
                 pixels: 12544, channels: 32, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(471)
+            s.profiler?.stop(503)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 1968,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(303), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(504)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n,
@@ -4843,21 +5196,21 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(306), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(505)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(2),
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 410944,
             savedInvStd: s.f + 410976, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(506)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 410880, savedInvStd: s.f + 410912, activation: .silu,
                 output: s.tensor(308), pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(507)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -4865,22 +5218,22 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.tensor(308), scratch: s.f + 410880, pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(508)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 411296, count: 288)
-        s.profiler?.stop(477)
+        s.profiler?.stop(509)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: s.f + 411008, gradInput: s.tensor(307), gradWeights: s.f + 411296, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(510)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 411296, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(479)
+        s.profiler?.stop(511)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -4891,13 +5244,13 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 410880,
             savedInvStd: s.f + 410912, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(512)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(307), input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(513)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -5238,18 +5591,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 6422528,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6422528,
-              "project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+              "frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 112, 112, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19267584,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
-              "expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+              "frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 112, 112, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5264,18 +5621,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7225344,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 7225344,
-              "project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+              "frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+              "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 56, 56, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5290,10 +5651,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+              "frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5302,10 +5665,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+              "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 56, 56, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5320,18 +5685,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 4515840,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4515840,
-              "project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+              "frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+              "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 28, 28, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5346,10 +5715,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+              "frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5358,10 +5729,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+              "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 28, 28, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5376,18 +5749,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 3763200,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 3763200,
-              "project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+              "frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+              "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5402,10 +5779,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+              "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5414,10 +5793,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+              "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5432,10 +5813,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+              "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5444,10 +5827,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
-              "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+              "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5462,18 +5847,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10536960,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 10536960,
-              "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+              "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
-              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+              "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5488,10 +5877,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
-              "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+              "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5500,10 +5891,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
-              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+              "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5518,10 +5911,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
-              "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+              "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5530,10 +5925,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
-              "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+              "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5548,18 +5945,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 6322176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 6322176,
-              "project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
+              "frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+              "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5574,10 +5975,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+              "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5586,10 +5989,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+              "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5604,10 +6009,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+              "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5616,10 +6023,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+              "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5634,10 +6043,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+              "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -5646,10 +6057,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
-              "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+              "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5664,18 +6077,22 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18063360,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18063360,
-              "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
+              "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 7, 7, 320]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [320][1280]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20070400,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 20070400,
-              "head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
+              "frozen: head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1280]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

@@ -2058,11 +2058,12 @@ public final class EfficientNetB1Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 1920, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1280, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1920, outChannels: 320, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1920, threads: pool.threadCount))
@@ -2227,19 +2228,30 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1920)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16,
-                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 617024, savedInvStd: s.f + 617040,
-                runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 617024, savedInvStd: s.f + 617040,
+                runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480,
+                beta: s.p + 2496, savedMean: s.f + 617024, savedInvStd: s.f + 617040, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
@@ -2247,7 +2259,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 617024, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -2256,13 +2268,13 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 617088)
-        s.profiler?.stop(13)
+        s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 120, width: 120, channels: 16, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 617088, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(14)
+        s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2270,7 +2282,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 617056, savedInvStd: s.f + 617072,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(16)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
@@ -2278,7 +2290,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 617056, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
         s.profiler?.start()
@@ -2286,24 +2298,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
             activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(18)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [16][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912, outChannels: 16, inChannels: 16, into: s.f + 1920)
-        s.profiler?.stop(18)
-        // features.1.1.block.2 project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(19)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16,
-                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 617376, savedInvStd: s.f + 617392,
-                runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 617376, savedInvStd: s.f + 617392,
+                runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
+        }
+        // features.1.1.block.2 frozen: project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(21)
+        }
+        // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168,
+                beta: s.p + 3184, savedMean: s.f + 617376, savedInvStd: s.f + 617392, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
@@ -2311,21 +2334,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 617376, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 230400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
@@ -2333,20 +2356,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3232, outChannels: 96, inChannels: 16, into: s.f + 1920)
-        s.profiler?.stop(24)
-        // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 14400 &* s.n, inChannels: 16, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(25)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 96]
+        s.profiler?.stop(26)
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 617408, savedInvStd: s.f + 617504,
-                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
-            s.profiler?.stop(26)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 14400 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 617408, savedInvStd: s.f + 617504,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(27)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(18), pixels: 14400 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(28)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 96]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 617408, savedInvStd: s.f + 617504, activation: .silu,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks > 3 {
@@ -2354,18 +2388,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 617408, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 617792)
-        s.profiler?.stop(28)
+        s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 617792, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(29)
+        s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2373,7 +2407,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(23), savedMean: s.f + 617600, savedInvStd: s.f + 617696,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks > 3 {
@@ -2381,7 +2415,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 617600, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
         s.profiler?.start()
@@ -2389,24 +2423,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(35)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7280, outChannels: 24, inChannels: 96, into: s.f + 1920)
-        s.profiler?.stop(33)
-        // features.2.0.block.3 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(34)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
+        s.profiler?.stop(36)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 619520, savedInvStd: s.f + 619544,
-                runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
-            s.profiler?.stop(35)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 619520, savedInvStd: s.f + 619544,
+                runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
+            s.profiler?.stop(37)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(38)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584,
+                beta: s.p + 9616, savedMean: s.f + 619520, savedInvStd: s.f + 619544, activation: .identity,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
@@ -2414,7 +2459,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 619520, pool: pool)
-            s.profiler?.stop(36)
+            s.profiler?.stop(40)
         }
     }
 
@@ -2423,20 +2468,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9712, outChannels: 144, inChannels: 24, into: s.f + 1920)
-        s.profiler?.stop(37)
-        // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(29), pixels: 3600 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(38)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
+        s.profiler?.stop(41)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 619568, savedInvStd: s.f + 619712,
-                runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
-            s.profiler?.stop(39)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 3600 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 619568, savedInvStd: s.f + 619712,
+                runningMean: s.p + 13456, runningVar: s.p + 13600, workspace: s.ws, pool: pool)
+            s.profiler?.stop(42)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(29), pixels: 3600 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(30), pool: pool)
+            s.profiler?.stop(43)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
+                beta: s.p + 13312, savedMean: s.f + 619568, savedInvStd: s.f + 619712, activation: .silu,
+                output: s.tensor(31), pool: pool)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -2444,18 +2500,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 619568, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 620144)
-        s.profiler?.stop(41)
+        s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 620144, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2463,7 +2519,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 619856, savedInvStd: s.f + 620000,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -2471,7 +2527,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 619856, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         s.profiler?.start()
@@ -2479,24 +2535,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(45)
+        s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17504, outChannels: 24, inChannels: 144, into: s.f + 1920)
-        s.profiler?.stop(46)
-        // features.2.1.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(47)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
+        s.profiler?.stop(51)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 622736, savedInvStd: s.f + 622760,
-                runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
-            s.profiler?.stop(48)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 622736, savedInvStd: s.f + 622760,
+                runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(52)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(53)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960,
+                beta: s.p + 20992, savedMean: s.f + 622736, savedInvStd: s.f + 622760, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
@@ -2504,21 +2571,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 622736, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(50)
+            s.profiler?.stop(56)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(57)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -2526,20 +2593,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21088, outChannels: 144, inChannels: 24, into: s.f + 1920)
-        s.profiler?.stop(52)
-        // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(40), pixels: 3600 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(53)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
+        s.profiler?.stop(58)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 622784, savedInvStd: s.f + 622928,
-                runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 3600 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(42), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 622784, savedInvStd: s.f + 622928,
+                runningMean: s.p + 24832, runningVar: s.p + 24976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(59)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(40), pixels: 3600 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
+                beta: s.p + 24688, savedMean: s.f + 622784, savedInvStd: s.f + 622928, activation: .silu,
+                output: s.tensor(43), pool: pool)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -2547,18 +2625,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 622784, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 623360)
-        s.profiler?.stop(56)
+        s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 623360, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2566,7 +2644,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(45), savedMean: s.f + 623072, savedInvStd: s.f + 623216,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -2574,7 +2652,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 623072, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         s.profiler?.start()
@@ -2582,24 +2660,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(60)
+        s.profiler?.stop(67)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28880, outChannels: 24, inChannels: 144, into: s.f + 1920)
-        s.profiler?.stop(61)
-        // features.2.2.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(62)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
+        s.profiler?.stop(68)
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24,
-                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(51), savedMean: s.f + 625952, savedInvStd: s.f + 625976,
-                runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
-            s.profiler?.stop(63)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 625952, savedInvStd: s.f + 625976,
+                runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
+            s.profiler?.stop(69)
+        }
+        // features.2.2.block.3 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336,
+                beta: s.p + 32368, savedMean: s.f + 625952, savedInvStd: s.f + 625976, activation: .identity,
+                output: s.tensor(51), pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 5 {
@@ -2607,21 +2696,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 625952, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174, into: s.tensor(53),
                 random: &random)
-            s.profiler?.stop(65)
+            s.profiler?.stop(73)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(66)
+        s.profiler?.stop(74)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
@@ -2629,20 +2718,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32464, outChannels: 144, inChannels: 24, into: s.f + 1920)
-        s.profiler?.stop(67)
-        // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(52), pixels: 3600 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(68)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
+        s.profiler?.stop(75)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 626000, savedInvStd: s.f + 626144,
-                runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
-            s.profiler?.stop(69)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 3600 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(54), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626000, savedInvStd: s.f + 626144,
+                runningMean: s.p + 36208, runningVar: s.p + 36352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(76)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(52), pixels: 3600 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(77)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
+                beta: s.p + 36064, savedMean: s.f + 626000, savedInvStd: s.f + 626144, activation: .silu,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 6 {
@@ -2650,18 +2750,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 626000, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 626576)
-        s.profiler?.stop(71)
+        s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 626576, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(72)
+        s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2669,7 +2769,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(57), savedMean: s.f + 626288, savedInvStd: s.f + 626432,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks > 6 {
@@ -2677,7 +2777,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 626288, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
         s.profiler?.start()
@@ -2685,24 +2785,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(84)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42560, outChannels: 40, inChannels: 144, into: s.f + 1920)
-        s.profiler?.stop(76)
-        // features.3.0.block.3 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(77)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
+        s.profiler?.stop(85)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 633776, savedInvStd: s.f + 633816,
-                runningMean: s.p + 48416, runningVar: s.p + 48464, pool: pool)
-            s.profiler?.stop(78)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(62), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 633776, savedInvStd: s.f + 633816,
+                runningMean: s.p + 48416, runningVar: s.p + 48464, workspace: s.ws, pool: pool)
+            s.profiler?.stop(86)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(62), pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 900 &* s.n, channels: 40, gamma: s.p + 48320,
+                beta: s.p + 48368, savedMean: s.f + 633776, savedInvStd: s.f + 633816, activation: .identity,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
@@ -2710,7 +2821,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, runningMean: s.p + 48416, runningVar: s.p + 48464, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 633776, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(89)
         }
     }
 
@@ -2719,20 +2830,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 48512, outChannels: 240, inChannels: 40, into: s.f + 1920)
-        s.profiler?.stop(80)
-        // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(63), pixels: 900 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(81)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
+        s.profiler?.stop(90)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 633856, savedInvStd: s.f + 634096,
-                runningMean: s.p + 58592, runningVar: s.p + 58832, pool: pool)
-            s.profiler?.stop(82)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 900 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 633856, savedInvStd: s.f + 634096,
+                runningMean: s.p + 58592, runningVar: s.p + 58832, workspace: s.ws, pool: pool)
+            s.profiler?.stop(91)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(63), pixels: 900 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
+                beta: s.p + 58352, savedMean: s.f + 633856, savedInvStd: s.f + 634096, activation: .silu,
+                output: s.tensor(65), pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2740,18 +2862,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 633856, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 634816)
-        s.profiler?.stop(84)
+        s.profiler?.stop(95)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 634816, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(85)
+        s.profiler?.stop(96)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2759,7 +2881,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(67), savedMean: s.f + 634336, savedInvStd: s.f + 634576,
                 runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2767,7 +2889,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 634336, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         s.profiler?.start()
@@ -2775,24 +2897,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, reduceBias: s.p + 68432,
             activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(99)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71088, outChannels: 40, inChannels: 240, into: s.f + 1920)
-        s.profiler?.stop(89)
-        // features.3.1.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(90)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
+        s.profiler?.stop(100)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 646816, savedInvStd: s.f + 646856,
-                runningMean: s.p + 80784, runningVar: s.p + 80832, pool: pool)
-            s.profiler?.stop(91)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 646816, savedInvStd: s.f + 646856,
+                runningMean: s.p + 80784, runningVar: s.p + 80832, workspace: s.ws, pool: pool)
+            s.profiler?.stop(101)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(102)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688,
+                beta: s.p + 80736, savedMean: s.f + 646816, savedInvStd: s.f + 646856, activation: .identity,
+                output: s.tensor(73), pool: pool)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
@@ -2800,21 +2933,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, runningMean: s.p + 80784, runningVar: s.p + 80832, eps: 1e-05,
                 activation: .identity, output: s.tensor(73), scratch: s.f + 646816, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(93)
+            s.profiler?.stop(105)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(94)
+        s.profiler?.stop(106)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2822,20 +2955,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80880, outChannels: 240, inChannels: 40, into: s.f + 1920)
-        s.profiler?.stop(95)
-        // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 900 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(96)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
+        s.profiler?.stop(107)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 646896, savedInvStd: s.f + 647136,
-                runningMean: s.p + 90960, runningVar: s.p + 91200, pool: pool)
-            s.profiler?.stop(97)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 900 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 646896, savedInvStd: s.f + 647136,
+                runningMean: s.p + 90960, runningVar: s.p + 91200, workspace: s.ws, pool: pool)
+            s.profiler?.stop(108)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(74), pixels: 900 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
+                beta: s.p + 90720, savedMean: s.f + 646896, savedInvStd: s.f + 647136, activation: .silu,
+                output: s.tensor(77), pool: pool)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -2843,18 +2987,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
                 activation: .silu, output: s.tensor(77), scratch: s.f + 646896, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(111)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 647856)
-        s.profiler?.stop(99)
+        s.profiler?.stop(112)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 647856, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(113)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2862,7 +3006,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 647376, savedInvStd: s.f + 647616,
                 runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -2870,7 +3014,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
                 activation: .silu, output: s.tensor(79), scratch: s.f + 647376, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         s.profiler?.start()
@@ -2878,24 +3022,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, reduceBias: s.p + 100800,
             activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(116)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 103456, outChannels: 40, inChannels: 240, into: s.f + 1920)
-        s.profiler?.stop(104)
-        // features.3.2.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(105)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
+        s.profiler?.stop(117)
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 900 &* s.n, channels: 40,
-                gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 659856, savedInvStd: s.f + 659896,
-                runningMean: s.p + 113152, runningVar: s.p + 113200, pool: pool)
-            s.profiler?.stop(106)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 659856, savedInvStd: s.f + 659896,
+                runningMean: s.p + 113152, runningVar: s.p + 113200, workspace: s.ws, pool: pool)
+            s.profiler?.stop(118)
+        }
+        // features.3.2.block.3 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(119)
+        }
+        // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056,
+                beta: s.p + 113104, savedMean: s.f + 659856, savedInvStd: s.f + 659896, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 8 {
@@ -2903,21 +3058,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, runningMean: s.p + 113152, runningVar: s.p + 113200,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 659856, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(121)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(108)
+            s.profiler?.stop(122)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(123)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
@@ -2925,20 +3080,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 113248, outChannels: 240, inChannels: 40, into: s.f + 1920)
-        s.profiler?.stop(110)
-        // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 900 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(111)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
+        s.profiler?.stop(124)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 659936, savedInvStd: s.f + 660176,
-                runningMean: s.p + 123328, runningVar: s.p + 123568, pool: pool)
-            s.profiler?.stop(112)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 900 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 659936, savedInvStd: s.f + 660176,
+                runningMean: s.p + 123328, runningVar: s.p + 123568, workspace: s.ws, pool: pool)
+            s.profiler?.stop(125)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 900 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
+                beta: s.p + 123088, savedMean: s.f + 659936, savedInvStd: s.f + 660176, activation: .silu,
+                output: s.tensor(89), pool: pool)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 9 {
@@ -2946,18 +3112,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 659936, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 660896)
-        s.profiler?.stop(114)
+        s.profiler?.stop(129)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 660896, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(115)
+        s.profiler?.stop(130)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2965,7 +3131,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 660416, savedInvStd: s.f + 660656,
                 runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks > 9 {
@@ -2973,7 +3139,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 660416, pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(132)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
         s.profiler?.start()
@@ -2981,24 +3147,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, reduceBias: s.p + 129328,
             activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(118)
+        s.profiler?.stop(133)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 131984, outChannels: 80, inChannels: 240, into: s.f + 1920)
-        s.profiler?.stop(119)
-        // features.4.0.block.3 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(120)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
+        s.profiler?.stop(134)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 665216, savedInvStd: s.f + 665296,
-                runningMean: s.p + 151344, runningVar: s.p + 151424, pool: pool)
-            s.profiler?.stop(121)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(96), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665216, savedInvStd: s.f + 665296,
+                runningMean: s.p + 151344, runningVar: s.p + 151424, workspace: s.ws, pool: pool)
+            s.profiler?.stop(135)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(136)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 80, gamma: s.p + 151184,
+                beta: s.p + 151264, savedMean: s.f + 665216, savedInvStd: s.f + 665296, activation: .identity,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
@@ -3006,7 +3183,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, runningMean: s.p + 151344, runningVar: s.p + 151424,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 665216, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(138)
         }
     }
 
@@ -3015,20 +3192,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 151504, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(123)
-        // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(124)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        s.profiler?.stop(139)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 665376, savedInvStd: s.f + 665856,
-                runningMean: s.p + 190864, runningVar: s.p + 191344, pool: pool)
-            s.profiler?.stop(125)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(98), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665376, savedInvStd: s.f + 665856,
+                runningMean: s.p + 190864, runningVar: s.p + 191344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(98), pool: pool)
+            s.profiler?.stop(141)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
+                beta: s.p + 190384, savedMean: s.f + 665376, savedInvStd: s.f + 665856, activation: .silu,
+                output: s.tensor(99), pool: pool)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -3036,18 +3224,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 665376, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(143)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 667296)
-        s.profiler?.stop(127)
+        s.profiler?.stop(144)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 667296, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(145)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3055,7 +3243,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(101), savedMean: s.f + 666336, savedInvStd: s.f + 666816,
                 runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -3063,7 +3251,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 666336, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(147)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3071,24 +3259,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, reduceBias: s.p + 207664,
             activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(131)
+        s.profiler?.stop(148)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 217776, outChannels: 80, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(132)
-        // features.4.1.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(133)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
+        s.profiler?.stop(149)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 675936, savedInvStd: s.f + 676016,
-                runningMean: s.p + 256336, runningVar: s.p + 256416, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(106), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 675936, savedInvStd: s.f + 676016,
+                runningMean: s.p + 256336, runningVar: s.p + 256416, workspace: s.ws, pool: pool)
+            s.profiler?.stop(150)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(151)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176,
+                beta: s.p + 256256, savedMean: s.f + 675936, savedInvStd: s.f + 676016, activation: .identity,
+                output: s.tensor(107), pool: pool)
+            s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
@@ -3096,21 +3295,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, runningMean: s.p + 256336, runningVar: s.p + 256416,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 675936, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(153)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(136)
+            s.profiler?.stop(154)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(155)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3118,20 +3317,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 256496, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(138)
-        // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        s.profiler?.stop(156)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 676096, savedInvStd: s.f + 676576,
-                runningMean: s.p + 295856, runningVar: s.p + 296336, pool: pool)
-            s.profiler?.stop(140)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(110), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 676096, savedInvStd: s.f + 676576,
+                runningMean: s.p + 295856, runningVar: s.p + 296336, workspace: s.ws, pool: pool)
+            s.profiler?.stop(157)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(158)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 676096, savedInvStd: s.f + 676576,
+                activation: .silu, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -3139,18 +3349,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 676096, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(160)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 678016)
-        s.profiler?.stop(142)
+        s.profiler?.stop(161)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 678016, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(143)
+        s.profiler?.stop(162)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3158,7 +3368,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(113), savedMean: s.f + 677056, savedInvStd: s.f + 677536,
                 runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -3166,7 +3376,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 677056, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(164)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3174,24 +3384,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, reduceBias: s.p + 312656,
             activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(146)
+        s.profiler?.stop(165)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 322768, outChannels: 80, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(147)
-        // features.4.2.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(148)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
+        s.profiler?.stop(166)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 686656, savedInvStd: s.f + 686736,
-                runningMean: s.p + 361328, runningVar: s.p + 361408, pool: pool)
-            s.profiler?.stop(149)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(118), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 686656, savedInvStd: s.f + 686736,
+                runningMean: s.p + 361328, runningVar: s.p + 361408, workspace: s.ws, pool: pool)
+            s.profiler?.stop(167)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(168)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168,
+                beta: s.p + 361248, savedMean: s.f + 686656, savedInvStd: s.f + 686736, activation: .identity,
+                output: s.tensor(119), pool: pool)
+            s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
@@ -3199,21 +3420,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, runningMean: s.p + 361328, runningVar: s.p + 361408,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 686656, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(170)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(151)
+            s.profiler?.stop(171)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(172)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3221,20 +3442,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 361488, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(153)
-        // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(154)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        s.profiler?.stop(173)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 686816, savedInvStd: s.f + 687296,
-                runningMean: s.p + 400848, runningVar: s.p + 401328, pool: pool)
-            s.profiler?.stop(155)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(122), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 686816, savedInvStd: s.f + 687296,
+                runningMean: s.p + 400848, runningVar: s.p + 401328, workspace: s.ws, pool: pool)
+            s.profiler?.stop(174)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(120), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(175)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 686816, savedInvStd: s.f + 687296,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -3242,18 +3474,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 686816, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(177)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 688736)
-        s.profiler?.stop(157)
+        s.profiler?.stop(178)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 688736, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(179)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3261,7 +3493,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 687776, savedInvStd: s.f + 688256,
                 runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -3269,7 +3501,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 687776, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(181)
         }
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3277,24 +3509,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, reduceBias: s.p + 417648,
             activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(161)
+        s.profiler?.stop(182)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 427760, outChannels: 80, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(162)
-        // features.4.3.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(163)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
+        s.profiler?.stop(183)
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 225 &* s.n, channels: 80,
-                gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 697376, savedInvStd: s.f + 697456,
-                runningMean: s.p + 466320, runningVar: s.p + 466400, pool: pool)
-            s.profiler?.stop(164)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(130), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 697376, savedInvStd: s.f + 697456,
+                runningMean: s.p + 466320, runningVar: s.p + 466400, workspace: s.ws, pool: pool)
+            s.profiler?.stop(184)
+        }
+        // features.4.3.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(185)
+        }
+        // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160,
+                beta: s.p + 466240, savedMean: s.f + 697376, savedInvStd: s.f + 697456, activation: .identity,
+                output: s.tensor(131), pool: pool)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 12 {
@@ -3302,21 +3545,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, runningMean: s.p + 466320, runningVar: s.p + 466400,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 697376, pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(187)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(166)
+            s.profiler?.stop(188)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(167)
+        s.profiler?.stop(189)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
@@ -3324,20 +3567,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 466480, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(168)
-        // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(169)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        s.profiler?.stop(190)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 697536, savedInvStd: s.f + 698016,
-                runningMean: s.p + 505840, runningVar: s.p + 506320, pool: pool)
-            s.profiler?.stop(170)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(134), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 697536, savedInvStd: s.f + 698016,
+                runningMean: s.p + 505840, runningVar: s.p + 506320, workspace: s.ws, pool: pool)
+            s.profiler?.stop(191)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 225 &* s.n, inChannels: 80,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 697536, savedInvStd: s.f + 698016,
+                activation: .silu, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
@@ -3345,18 +3599,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 697536, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(194)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 699456)
-        s.profiler?.stop(172)
+        s.profiler?.stop(195)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 699456, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(196)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3364,7 +3618,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(137), savedMean: s.f + 698496, savedInvStd: s.f + 698976,
                 runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(197)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
@@ -3372,7 +3626,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 698496, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(198)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3380,24 +3634,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, reduceBias: s.p + 530320,
             activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(199)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 540432, outChannels: 112, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(177)
-        // features.5.0.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(178)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
+        s.profiler?.stop(200)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(143), savedMean: s.f + 723456, savedInvStd: s.f + 723568,
-                runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
-            s.profiler?.stop(179)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 723456, savedInvStd: s.f + 723568,
+                runningMean: s.p + 594416, runningVar: s.p + 594528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(201)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 723456, savedInvStd: s.f + 723568,
+                activation: .identity, output: s.tensor(143), pool: pool)
+            s.profiler?.stop(203)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
@@ -3405,7 +3670,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, runningMean: s.p + 594416, runningVar: s.p + 594528,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 723456, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(204)
         }
     }
 
@@ -3414,20 +3679,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 594640, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(181)
-        // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(143), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(182)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        s.profiler?.stop(205)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(145), savedMean: s.f + 723680, savedInvStd: s.f + 724352,
-                runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
-            s.profiler?.stop(183)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(144), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 723680, savedInvStd: s.f + 724352,
+                runningMean: s.p + 671248, runningVar: s.p + 671920, workspace: s.ws, pool: pool)
+            s.profiler?.stop(206)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(143), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(144), pool: pool)
+            s.profiler?.stop(207)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 723680, savedInvStd: s.f + 724352,
+                activation: .silu, output: s.tensor(145), pool: pool)
+            s.profiler?.stop(208)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -3435,18 +3711,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 723680, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(209)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 726368)
-        s.profiler?.stop(185)
+        s.profiler?.stop(210)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 726368, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(211)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3454,7 +3730,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(147), savedMean: s.f + 725024, savedInvStd: s.f + 725696,
                 runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(212)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -3462,7 +3738,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 725024, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(213)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3470,24 +3746,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, reduceBias: s.p + 710896,
             activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(214)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 730416, outChannels: 112, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(190)
-        // features.5.1.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(191)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
+        s.profiler?.stop(215)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(153), savedMean: s.f + 759968, savedInvStd: s.f + 760080,
-                runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
-            s.profiler?.stop(192)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(152), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759968, savedInvStd: s.f + 760080,
+                runningMean: s.p + 805904, runningVar: s.p + 806016, workspace: s.ws, pool: pool)
+            s.profiler?.stop(216)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(152), pool: pool)
+            s.profiler?.stop(217)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 759968, savedInvStd: s.f + 760080,
+                activation: .identity, output: s.tensor(153), pool: pool)
+            s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
@@ -3495,21 +3782,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, runningMean: s.p + 805904, runningVar: s.p + 806016,
                 eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 759968, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(219)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956, into: s.tensor(155),
                 random: &random)
-            s.profiler?.stop(194)
+            s.profiler?.stop(220)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(143), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(221)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3517,20 +3804,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 806128, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(196)
-        // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(154), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(197)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        s.profiler?.stop(222)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 760192, savedInvStd: s.f + 760864,
-                runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
-            s.profiler?.stop(198)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(156), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 760192, savedInvStd: s.f + 760864,
+                runningMean: s.p + 882736, runningVar: s.p + 883408, workspace: s.ws, pool: pool)
+            s.profiler?.stop(223)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(154), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(156), pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 760192, savedInvStd: s.f + 760864,
+                activation: .silu, output: s.tensor(157), pool: pool)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -3538,18 +3836,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 760192, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(226)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 762880)
-        s.profiler?.stop(200)
+        s.profiler?.stop(227)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 762880, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(228)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3557,7 +3855,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(159), savedMean: s.f + 761536, savedInvStd: s.f + 762208,
                 runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(229)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -3565,7 +3863,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 761536, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(230)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3573,24 +3871,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, reduceBias: s.p + 922384,
             activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(204)
+        s.profiler?.stop(231)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 941904, outChannels: 112, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(205)
-        // features.5.2.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(206)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
+        s.profiler?.stop(232)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(165), savedMean: s.f + 796480, savedInvStd: s.f + 796592,
-                runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
-            s.profiler?.stop(207)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(164), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 796480, savedInvStd: s.f + 796592,
+                runningMean: s.p + 1017392, runningVar: s.p + 1017504, workspace: s.ws, pool: pool)
+            s.profiler?.stop(233)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 796480, savedInvStd: s.f + 796592,
+                activation: .identity, output: s.tensor(165), pool: pool)
+            s.profiler?.stop(235)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
@@ -3598,21 +3907,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, runningMean: s.p + 1017392, runningVar: s.p + 1017504,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 796480, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(236)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(209)
+            s.profiler?.stop(237)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(238)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3620,20 +3929,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1017616, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(211)
-        // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(166), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(212)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        s.profiler?.stop(239)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 796704, savedInvStd: s.f + 797376,
-                runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
-            s.profiler?.stop(213)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(168), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 796704, savedInvStd: s.f + 797376,
+                runningMean: s.p + 1094224, runningVar: s.p + 1094896, workspace: s.ws, pool: pool)
+            s.profiler?.stop(240)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(166), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 796704, savedInvStd: s.f + 797376,
+                activation: .silu, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -3641,18 +3961,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 796704, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(243)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 799392)
-        s.profiler?.stop(215)
+        s.profiler?.stop(244)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 799392, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(245)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3660,7 +3980,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(171), savedMean: s.f + 798048, savedInvStd: s.f + 798720,
                 runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(246)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -3668,7 +3988,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 798048, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(247)
         }
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3676,24 +3996,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, reduceBias: s.p + 1133872,
             activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(248)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1153392, outChannels: 112, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(220)
-        // features.5.3.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
-        s.profiler?.stop(221)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
+        s.profiler?.stop(249)
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 832992, savedInvStd: s.f + 833104,
-                runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
-            s.profiler?.stop(222)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(176), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 832992, savedInvStd: s.f + 833104,
+                runningMean: s.p + 1228880, runningVar: s.p + 1228992, workspace: s.ws, pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.5.3.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(251)
+        }
+        // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 832992, savedInvStd: s.f + 833104,
+                activation: .identity, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(252)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 16 {
@@ -3701,21 +4032,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, runningMean: s.p + 1228880, runningVar: s.p + 1228992,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 832992, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(253)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(224)
+            s.profiler?.stop(254)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(255)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
@@ -3723,20 +4054,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1229104, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(226)
-        // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(178), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(227)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        s.profiler?.stop(256)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(181), savedMean: s.f + 833216, savedInvStd: s.f + 833888,
-                runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
-            s.profiler?.stop(228)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(180), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 833216, savedInvStd: s.f + 833888,
+                runningMean: s.p + 1305712, runningVar: s.p + 1306384, workspace: s.ws, pool: pool)
+            s.profiler?.stop(257)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(178), pixels: 225 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(258)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 833216, savedInvStd: s.f + 833888,
+                activation: .silu, output: s.tensor(181), pool: pool)
+            s.profiler?.stop(259)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 17 {
@@ -3744,18 +4086,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 833216, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(260)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 835904)
-        s.profiler?.stop(230)
+        s.profiler?.stop(261)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 835904, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(262)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3763,7 +4105,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(183), savedMean: s.f + 834560, savedInvStd: s.f + 835232,
                 runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(263)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks > 17 {
@@ -3771,7 +4113,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 834560, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(264)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
         s.profiler?.start()
@@ -3779,24 +4121,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, reduceBias: s.p + 1345360,
             activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(234)
+        s.profiler?.stop(265)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1364880, outChannels: 192, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(235)
-        // features.6.0.block.3 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
-        s.profiler?.stop(236)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
+        s.profiler?.stop(266)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(189), savedMean: s.f + 869504, savedInvStd: s.f + 869696,
-                runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
-            s.profiler?.stop(237)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(188), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869504, savedInvStd: s.f + 869696,
+                runningMean: s.p + 1494288, runningVar: s.p + 1494480, workspace: s.ws, pool: pool)
+            s.profiler?.stop(267)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(268)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 869504, savedInvStd: s.f + 869696,
+                activation: .identity, output: s.tensor(189), pool: pool)
+            s.profiler?.stop(269)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
@@ -3804,7 +4157,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, runningMean: s.p + 1494288, runningVar: s.p + 1494480,
                 eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 869504, pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(270)
         }
     }
 
@@ -3813,20 +4166,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1494672, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(239)
-        // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(189), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(240)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        s.profiler?.stop(271)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(191), savedMean: s.f + 869888, savedInvStd: s.f + 871040,
-                runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
-            s.profiler?.stop(241)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(189), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(190), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869888, savedInvStd: s.f + 871040,
+                runningMean: s.p + 1718160, runningVar: s.p + 1719312, workspace: s.ws, pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(189), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(190), pool: pool)
+            s.profiler?.stop(273)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 869888, savedInvStd: s.f + 871040,
+                activation: .silu, output: s.tensor(191), pool: pool)
+            s.profiler?.stop(274)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -3834,18 +4198,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 869888, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(275)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 874496)
-        s.profiler?.stop(243)
+        s.profiler?.stop(276)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 874496, bias: s.f,
             activation: .identity, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(277)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3853,7 +4217,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(193), savedMean: s.f + 872192, savedInvStd: s.f + 873344,
                 runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(278)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -3861,7 +4225,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 872192, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(279)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3869,24 +4233,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, reduceBias: s.p + 1809168,
             activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(280)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1865664, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(248)
-        // features.6.1.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(198), pool: pool)
-        s.profiler?.stop(249)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
+        s.profiler?.stop(281)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(199), savedMean: s.f + 932096, savedInvStd: s.f + 932288,
-                runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
-            s.profiler?.stop(250)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(198), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 932096, savedInvStd: s.f + 932288,
+                runningMean: s.p + 2087232, runningVar: s.p + 2087424, workspace: s.ws, pool: pool)
+            s.profiler?.stop(282)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(198), pool: pool)
+            s.profiler?.stop(283)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 932096, savedInvStd: s.f + 932288,
+                activation: .identity, output: s.tensor(199), pool: pool)
+            s.profiler?.stop(284)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
@@ -3894,21 +4269,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, runningMean: s.p + 2087232, runningVar: s.p + 2087424,
                 eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 932096, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(285)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175, into: s.tensor(201),
                 random: &random)
-            s.profiler?.stop(252)
+            s.profiler?.stop(286)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(189), branch: s.tensor(199),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(287)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3916,20 +4291,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2087616, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(254)
-        // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(200), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(255)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        s.profiler?.stop(288)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(203), savedMean: s.f + 932480, savedInvStd: s.f + 933632,
-                runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
-            s.profiler?.stop(256)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(200), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(202), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 932480, savedInvStd: s.f + 933632,
+                runningMean: s.p + 2311104, runningVar: s.p + 2312256, workspace: s.ws, pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(200), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(202), pool: pool)
+            s.profiler?.stop(290)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 932480, savedInvStd: s.f + 933632,
+                activation: .silu, output: s.tensor(203), pool: pool)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -3937,18 +4323,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
                 eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 932480, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(292)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 937088)
-        s.profiler?.stop(258)
+        s.profiler?.stop(293)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 937088, bias: s.f,
             activation: .identity, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(294)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3956,7 +4342,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(205), savedMean: s.f + 934784, savedInvStd: s.f + 935936,
                 runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(295)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -3964,7 +4350,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 934784, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(296)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3972,24 +4358,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, reduceBias: s.p + 2402112,
             activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456, savedPooled: s.tensor(207),
             savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(297)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2458608, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(263)
-        // features.6.2.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(210), pool: pool)
-        s.profiler?.stop(264)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
+        s.profiler?.stop(298)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(211), savedMean: s.f + 994688, savedInvStd: s.f + 994880,
-                runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
-            s.profiler?.stop(265)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(210), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 994688, savedInvStd: s.f + 994880,
+                runningMean: s.p + 2680176, runningVar: s.p + 2680368, workspace: s.ws, pool: pool)
+            s.profiler?.stop(299)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(210), pool: pool)
+            s.profiler?.stop(300)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 994688, savedInvStd: s.f + 994880,
+                activation: .identity, output: s.tensor(211), pool: pool)
+            s.profiler?.stop(301)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
@@ -3997,21 +4394,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, runningMean: s.p + 2680176, runningVar: s.p + 2680368,
                 eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 994688, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(302)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348, into: s.tensor(213),
                 random: &random)
-            s.profiler?.stop(267)
+            s.profiler?.stop(303)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(200), branch: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(304)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4019,20 +4416,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2680560, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(269)
-        // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(212), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(270)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        s.profiler?.stop(305)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(215), savedMean: s.f + 995072, savedInvStd: s.f + 996224,
-                runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
-            s.profiler?.stop(271)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(212), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(214), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 995072, savedInvStd: s.f + 996224,
+                runningMean: s.p + 2904048, runningVar: s.p + 2905200, workspace: s.ws, pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(212), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(214), pool: pool)
+            s.profiler?.stop(307)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 995072, savedInvStd: s.f + 996224,
+                activation: .silu, output: s.tensor(215), pool: pool)
+            s.profiler?.stop(308)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -4040,18 +4448,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 995072, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(309)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 999680)
-        s.profiler?.stop(273)
+        s.profiler?.stop(310)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 999680, bias: s.f,
             activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(311)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4059,7 +4467,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(217), savedMean: s.f + 997376, savedInvStd: s.f + 998528,
                 runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -4067,7 +4475,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 997376, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(313)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4075,24 +4483,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, reduceBias: s.p + 2995056,
             activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(314)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3051552, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(278)
-        // features.6.3.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(222), pool: pool)
-        s.profiler?.stop(279)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
+        s.profiler?.stop(315)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(223), savedMean: s.f + 1057280, savedInvStd: s.f + 1057472,
-                runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
-            s.profiler?.stop(280)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(222), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1057280, savedInvStd: s.f + 1057472,
+                runningMean: s.p + 3273120, runningVar: s.p + 3273312, workspace: s.ws, pool: pool)
+            s.profiler?.stop(316)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(222), pool: pool)
+            s.profiler?.stop(317)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1057280, savedInvStd: s.f + 1057472,
+                activation: .identity, output: s.tensor(223), pool: pool)
+            s.profiler?.stop(318)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
@@ -4100,21 +4519,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, runningMean: s.p + 3273120, runningVar: s.p + 3273312,
                 eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1057280, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(319)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784, into: s.tensor(225),
                 random: &random)
-            s.profiler?.stop(282)
+            s.profiler?.stop(320)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(212), branch: s.tensor(223),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(321)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4122,20 +4541,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3273504, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(284)
-        // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(224), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(285)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        s.profiler?.stop(322)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(227), savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
-                runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
-            s.profiler?.stop(286)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(224), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(226), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
+                runningMean: s.p + 3496992, runningVar: s.p + 3498144, workspace: s.ws, pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(224), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(226), pool: pool)
+            s.profiler?.stop(324)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
+                activation: .silu, output: s.tensor(227), pool: pool)
+            s.profiler?.stop(325)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -4143,18 +4573,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1057664, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 1062272)
-        s.profiler?.stop(288)
+        s.profiler?.stop(327)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1062272, bias: s.f,
             activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(328)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4162,7 +4592,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(229), savedMean: s.f + 1059968, savedInvStd: s.f + 1061120,
                 runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -4170,7 +4600,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1059968, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(330)
         }
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4178,24 +4608,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, reduceBias: s.p + 3588000,
             activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(331)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3644496, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(293)
-        // features.6.4.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(234), pool: pool)
-        s.profiler?.stop(294)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
+        s.profiler?.stop(332)
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(235), savedMean: s.f + 1119872, savedInvStd: s.f + 1120064,
-                runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
-            s.profiler?.stop(295)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(234), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1119872, savedInvStd: s.f + 1120064,
+                runningMean: s.p + 3866064, runningVar: s.p + 3866256, workspace: s.ws, pool: pool)
+            s.profiler?.stop(333)
+        }
+        // features.6.4.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(234), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1119872, savedInvStd: s.f + 1120064,
+                activation: .identity, output: s.tensor(235), pool: pool)
+            s.profiler?.stop(335)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 21 {
@@ -4203,21 +4644,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, runningMean: s.p + 3866064, runningVar: s.p + 3866256,
                 eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1119872, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(336)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086, into: s.tensor(237),
                 random: &random)
-            s.profiler?.stop(297)
+            s.profiler?.stop(337)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(338)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
@@ -4225,20 +4666,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3866448, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(299)
-        // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(236), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(300)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        s.profiler?.stop(339)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(239), savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
-                runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
-            s.profiler?.stop(301)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(236), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(238), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
+                runningMean: s.p + 4089936, runningVar: s.p + 4091088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(340)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(236), pixels: 64 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(341)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
+                activation: .silu, output: s.tensor(239), pool: pool)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
@@ -4246,18 +4698,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1120256, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 1124864)
-        s.profiler?.stop(303)
+        s.profiler?.stop(344)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1124864, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(345)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4265,7 +4717,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(241), savedMean: s.f + 1122560, savedInvStd: s.f + 1123712,
                 runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(346)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
@@ -4273,7 +4725,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1122560, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(347)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4281,24 +4733,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, reduceBias: s.p + 4162512,
             activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(348)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4219008, outChannels: 320, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(308)
-        // features.7.0.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(246), pool: pool)
-        s.profiler?.stop(309)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
+        s.profiler?.stop(349)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(247), savedMean: s.f + 1145600, savedInvStd: s.f + 1145920,
-                runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
-            s.profiler?.stop(310)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(246), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1145600, savedInvStd: s.f + 1145920,
+                runningMean: s.p + 4588288, runningVar: s.p + 4588608, workspace: s.ws, pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+                output: s.tensor(246), pool: pool)
+            s.profiler?.stop(351)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1145600, savedInvStd: s.f + 1145920,
+                activation: .identity, output: s.tensor(247), pool: pool)
+            s.profiler?.stop(352)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 22 {
@@ -4306,7 +4769,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, runningMean: s.p + 4588288, runningVar: s.p + 4588608,
                 eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1145600, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(353)
         }
     }
 
@@ -4315,20 +4778,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [320][1920]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4588928, outChannels: 1920, inChannels: 320, into: s.f + 1920)
-        s.profiler?.stop(312)
-        // features.7.1.block.0 expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(247), pixels: 64 &* s.n, inChannels: 320, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1920, activation: .identity, residual: nil, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(313)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
+        s.profiler?.stop(354)
+        // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(249), savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
-                runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
-            s.profiler?.stop(314)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(247), pixels: 64 &* s.n, inChannels: 320,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1920, output: s.tensor(248), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
+                runningMean: s.p + 5207168, runningVar: s.p + 5209088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(355)
+        }
+        // features.7.1.block.0 frozen: expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(247), pixels: 64 &* s.n, inChannels: 320,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1920, activation: .identity, residual: nil,
+                output: s.tensor(248), pool: pool)
+            s.profiler?.stop(356)
+        }
+        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
+                activation: .silu, output: s.tensor(249), pool: pool)
+            s.profiler?.stop(357)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
@@ -4336,18 +4810,18 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
                 eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1146240, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(358)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 1153920)
-        s.profiler?.stop(316)
+        s.profiler?.stop(359)
         // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1153920, bias: s.f,
             activation: .identity, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(317)
+        s.profiler?.stop(360)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4355,7 +4829,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(251), savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(361)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
@@ -4363,7 +4837,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1150080, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(362)
         }
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
         s.profiler?.start()
@@ -4371,24 +4845,35 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, reduceBias: s.p + 5389568,
             activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248, savedPooled: s.tensor(253),
             savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(363)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [1920][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5545168, outChannels: 320, inChannels: 1920, into: s.f + 1920)
-        s.profiler?.stop(321)
-        // features.7.1.block.3 project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(256), pool: pool)
-        s.profiler?.stop(322)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
+        s.profiler?.stop(364)
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(257), savedMean: s.f + 1188480, savedInvStd: s.f + 1188800,
-                runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
-            s.profiler?.stop(323)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(256), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1188480, savedInvStd: s.f + 1188800,
+                runningMean: s.p + 6160208, runningVar: s.p + 6160528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(365)
+        }
+        // features.7.1.block.3 frozen: project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+                output: s.tensor(256), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1188480, savedInvStd: s.f + 1188800,
+                activation: .identity, output: s.tensor(257), pool: pool)
+            s.profiler?.stop(367)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 23 {
@@ -4396,21 +4881,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, runningMean: s.p + 6160208, runningVar: s.p + 6160528,
                 eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1188480, pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(368)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696, into: s.tensor(259),
                 random: &random)
-            s.profiler?.stop(325)
+            s.profiler?.stop(369)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(247), branch: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 20480, output: s.tensor(258), pool: pool)
-        s.profiler?.stop(326)
+        s.profiler?.stop(370)
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
@@ -4418,20 +4903,31 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6160848, outChannels: 1280, inChannels: 320, into: s.f + 1920)
-        s.profiler?.stop(327)
-        // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(258), pixels: 64 &* s.n, inChannels: 320, inputMajorWeights: s.f + 1920,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(328)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 8, 8, 1280]
+        s.profiler?.stop(371)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
-                gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(261), savedMean: s.f + 1189120, savedInvStd: s.f + 1190400,
-                runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
-            s.profiler?.stop(329)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(258), pixels: 64 &* s.n, inChannels: 320,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1280, output: s.tensor(260), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1189120, savedInvStd: s.f + 1190400,
+                runningMean: s.p + 6573008, runningVar: s.p + 6574288, workspace: s.ws, pool: pool)
+            s.profiler?.stop(372)
+        }
+        // features.8 frozen: head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(258), pixels: 64 &* s.n, inChannels: 320,
+                inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(373)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1280]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
+                gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1189120, savedInvStd: s.f + 1190400,
+                activation: .silu, output: s.tensor(261), pool: pool)
+            s.profiler?.stop(374)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 24 {
@@ -4439,7 +4935,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, runningMean: s.p + 6573008, runningVar: s.p + 6574288,
                 eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1189120, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(375)
         }
     }
 
@@ -4449,26 +4945,26 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(261), batch: s.n, pixels: 64, channels: 1280, output: s.tensor(262),
             pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(376)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(262), output: s.tensor(264), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(263), random: &random)
-        s.profiler?.stop(332)
+        s.profiler?.stop(377)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(264), batch: s.n, inFeatures: 1280, weights: s.p + 6575568, bias: s.p + 7855568,
             outFeatures: 1000, output: s.tensor(265), pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(378)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(265), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(266))
-        s.profiler?.stop(334)
+        s.profiler?.stop(379)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(265), count: 1000 &* s.n)
-        s.profiler?.stop(335)
+        s.profiler?.stop(380)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -4478,17 +4974,17 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(266), input: s.tensor(264), weights: s.p + 6575568,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(267), gradWeights: s.g + 6575568,
             gradBias: s.g + 7855568, pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(381)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(267), mask: s.tensor(263), count: 1280 &* s.n,
             gradInput: s.tensor(268))
-        s.profiler?.stop(337)
+        s.profiler?.stop(382)
         // avgpool backward: spread each channel's gradient over the 64 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(268), batch: s.n, pixels: 64, channels: 1280,
             gradInput: s.tensor(269), pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(383)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -4499,13 +4995,13 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1189120,
             savedInvStd: s.f + 1190400, activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 6570448,
             gradBeta: s.g + 6571728, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(384)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 6160848,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(270),
             gradWeights: s.g + 6160848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(340)
+        s.profiler?.stop(385)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
@@ -4515,21 +5011,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(270),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 20480, gradBranch: s.tensor(271), pool: pool)
-        s.profiler?.stop(341)
+        s.profiler?.stop(386)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 64 &* s.n,
             channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1188480,
             savedInvStd: s.f + 1188800, activation: .identity, gradInput: s.tensor(271), gradGamma: s.g + 6159568,
             gradBeta: s.g + 6159888, pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(387)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 activation: .silu, output: s.tensor(274), pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(388)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -4537,21 +5033,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
                 eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1150080, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(389)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 64,
                 channels: 1920, output: s.tensor(273), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(390)
         }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 5545168,
             pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
             gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(391)
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(272), input: s.tensor(274), batch: s.n, pixels: 64,
@@ -4560,21 +5056,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(255), gradInput: s.tensor(275), gradReduceWeights: s.g + 5235968,
             gradReduceBias: s.g + 5389568, gradExpandWeights: s.g + 5389648, gradExpandBias: s.g + 5543248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(392)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 64 &* s.n,
             channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1150080,
             savedInvStd: s.f + 1152000, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 5228288,
             gradBeta: s.g + 5230208, pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(393)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
                 activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(394)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -4582,39 +5078,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1146240, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(395)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1171200, count: 17280)
-        s.profiler?.stop(351)
+        s.profiler?.stop(396)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 8,
             width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: s.f + 1153920, gradInput: s.tensor(276), gradWeights: s.f + 1171200, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(397)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1171200, channels: 1920, kernel: 3, into: s.g + 5211008)
-        s.profiler?.stop(353)
+        s.profiler?.stop(398)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 64 &* s.n,
             channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1146240,
             savedInvStd: s.f + 1148160, activation: .silu, gradInput: s.tensor(276), gradGamma: s.g + 5203328,
             gradBeta: s.g + 5205248, pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(399)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 4588928,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(278),
             gradWeights: s.g + 4588928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(355)
+        s.profiler?.stop(400)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(278), s.tensor(270), count: 20480 &* s.n, pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(401)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
@@ -4625,14 +5121,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1145600,
             savedInvStd: s.f + 1145920, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 4587648,
             gradBeta: s.g + 4587968, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(402)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1122560, savedInvStd: s.f + 1123712,
                 activation: .silu, output: s.tensor(281), pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(403)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -4640,21 +5136,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
                 eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1122560, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(281), savedScale: s.tensor(245), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(405)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4219008,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(279),
             gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(406)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(279), input: s.tensor(281), batch: s.n, pixels: 64,
@@ -4663,21 +5159,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(245), gradInput: s.tensor(282), gradReduceWeights: s.g + 4107216,
             gradReduceBias: s.g + 4162512, gradExpandWeights: s.g + 4162560, gradExpandBias: s.g + 4217856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(407)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1122560,
             savedInvStd: s.f + 1123712, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4102608,
             gradBeta: s.g + 4103760, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(408)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
                 activation: .silu, output: s.tensor(284), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(409)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -4685,35 +5181,35 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
                 eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1120256, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(410)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1135232, count: 10368)
-        s.profiler?.stop(366)
+        s.profiler?.stop(411)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: s.f + 1124864, gradInput: s.tensor(283), gradWeights: s.f + 1135232, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(412)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1135232, channels: 1152, kernel: 3, into: s.g + 4092240)
-        s.profiler?.stop(368)
+        s.profiler?.stop(413)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1120256,
             savedInvStd: s.f + 1121408, activation: .silu, gradInput: s.tensor(283), gradGamma: s.g + 4087632,
             gradBeta: s.g + 4088784, pool: pool)
-        s.profiler?.stop(369)
+        s.profiler?.stop(414)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 3866448,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(285),
             gradWeights: s.g + 3866448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(415)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4723,21 +5219,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(285),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(286), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(416)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1119872,
             savedInvStd: s.f + 1120064, activation: .identity, gradInput: s.tensor(286), gradGamma: s.g + 3865680,
             gradBeta: s.g + 3865872, pool: pool)
-        s.profiler?.stop(372)
+        s.profiler?.stop(417)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1059968, savedInvStd: s.f + 1061120,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -4745,21 +5241,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1059968, pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(289), savedScale: s.tensor(233), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(420)
         }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 3644496,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(287),
             gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(421)
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(287), input: s.tensor(289), batch: s.n, pixels: 64,
@@ -4768,21 +5264,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(233), gradInput: s.tensor(290), gradReduceWeights: s.g + 3532704,
             gradReduceBias: s.g + 3588000, gradExpandWeights: s.g + 3588048, gradExpandBias: s.g + 3643344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(422)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1059968,
             savedInvStd: s.f + 1061120, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 3528096,
             gradBeta: s.g + 3529248, pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(423)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
                 activation: .silu, output: s.tensor(292), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(424)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -4790,39 +5286,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
                 eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1057664, pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(425)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1091072, count: 28800)
-        s.profiler?.stop(381)
+        s.profiler?.stop(426)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 1062272, gradInput: s.tensor(291), gradWeights: s.f + 1091072, pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(427)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1091072, channels: 1152, kernel: 5, into: s.g + 3499296)
-        s.profiler?.stop(383)
+        s.profiler?.stop(428)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1057664,
             savedInvStd: s.f + 1058816, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 3494688,
             gradBeta: s.g + 3495840, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(429)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3273504,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(293),
             gradWeights: s.g + 3273504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(430)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(293), s.tensor(285), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(431)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4832,21 +5328,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(293),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(294), pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(432)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1057280,
             savedInvStd: s.f + 1057472, activation: .identity, gradInput: s.tensor(294), gradGamma: s.g + 3272736,
             gradBeta: s.g + 3272928, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(433)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 997376, savedInvStd: s.f + 998528,
                 activation: .silu, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(434)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4854,21 +5350,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
                 eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 997376, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(435)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(297), savedScale: s.tensor(221), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(296), pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(436)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3051552,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(295),
             gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(437)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(295), input: s.tensor(297), batch: s.n, pixels: 64,
@@ -4877,21 +5373,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(221), gradInput: s.tensor(298), gradReduceWeights: s.g + 2939760,
             gradReduceBias: s.g + 2995056, gradExpandWeights: s.g + 2995104, gradExpandBias: s.g + 3050400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(438)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 997376,
             savedInvStd: s.f + 998528, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 2935152,
             gradBeta: s.g + 2936304, pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(439)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 995072, savedInvStd: s.f + 996224,
                 activation: .silu, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(440)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4899,39 +5395,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
                 eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 995072, pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(441)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1028480, count: 28800)
-        s.profiler?.stop(397)
+        s.profiler?.stop(442)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 999680, gradInput: s.tensor(299), gradWeights: s.f + 1028480, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(443)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1028480, channels: 1152, kernel: 5, into: s.g + 2906352)
-        s.profiler?.stop(399)
+        s.profiler?.stop(444)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 995072,
             savedInvStd: s.f + 996224, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 2901744,
             gradBeta: s.g + 2902896, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(445)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 2680560,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(301),
             gradWeights: s.g + 2680560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(446)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(301), s.tensor(293), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(447)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4941,21 +5437,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(301),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(302), pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(448)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 994688,
             savedInvStd: s.f + 994880, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2679792,
             gradBeta: s.g + 2679984, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(449)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 934784, savedInvStd: s.f + 935936,
                 activation: .silu, output: s.tensor(305), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(450)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4963,21 +5459,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
                 eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 934784, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(451)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(209), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(452)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2458608,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(303),
             gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(453)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n, pixels: 64,
@@ -4986,21 +5482,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(209), gradInput: s.tensor(306), gradReduceWeights: s.g + 2346816,
             gradReduceBias: s.g + 2402112, gradExpandWeights: s.g + 2402160, gradExpandBias: s.g + 2457456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(454)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 934784,
             savedInvStd: s.f + 935936, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2342208,
             gradBeta: s.g + 2343360, pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(455)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 932480, savedInvStd: s.f + 933632,
                 activation: .silu, output: s.tensor(308), pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(456)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5008,39 +5504,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
                 eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 932480, pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(457)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 965888, count: 28800)
-        s.profiler?.stop(413)
+        s.profiler?.stop(458)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 937088, gradInput: s.tensor(307), gradWeights: s.f + 965888, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(459)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 965888, channels: 1152, kernel: 5, into: s.g + 2313408)
-        s.profiler?.stop(415)
+        s.profiler?.stop(460)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 932480,
             savedInvStd: s.f + 933632, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 2308800,
             gradBeta: s.g + 2309952, pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(461)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2087616,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(309),
             gradWeights: s.g + 2087616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(462)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(309), s.tensor(301), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(418)
+        s.profiler?.stop(463)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -5050,21 +5546,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(310), pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(464)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 932096,
             savedInvStd: s.f + 932288, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 2086848,
             gradBeta: s.g + 2087040, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(465)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 872192, savedInvStd: s.f + 873344,
                 activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(466)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5072,21 +5568,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
                 eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 872192, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(467)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(313), savedScale: s.tensor(197), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(468)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 1865664,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(311),
             gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(469)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, pixels: 64,
@@ -5095,21 +5591,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(197), gradInput: s.tensor(314), gradReduceWeights: s.g + 1753872,
             gradReduceBias: s.g + 1809168, gradExpandWeights: s.g + 1809216, gradExpandBias: s.g + 1864512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(470)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 872192,
             savedInvStd: s.f + 873344, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 1749264,
             gradBeta: s.g + 1750416, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(471)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 869888, savedInvStd: s.f + 871040,
                 activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(472)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5117,39 +5613,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
                 eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 869888, pool: pool)
-            s.profiler?.stop(428)
+            s.profiler?.stop(473)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 903296, count: 28800)
-        s.profiler?.stop(429)
+        s.profiler?.stop(474)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 874496, gradInput: s.tensor(315), gradWeights: s.f + 903296, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(475)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 903296, channels: 1152, kernel: 5, into: s.g + 1720464)
-        s.profiler?.stop(431)
+        s.profiler?.stop(476)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 869888,
             savedInvStd: s.f + 871040, activation: .silu, gradInput: s.tensor(315), gradGamma: s.g + 1715856,
             gradBeta: s.g + 1717008, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(477)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1494672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(317),
             gradWeights: s.g + 1494672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(478)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(317), s.tensor(309), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(479)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
@@ -5160,14 +5656,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 869504,
             savedInvStd: s.f + 869696, activation: .identity, gradInput: s.tensor(317), gradGamma: s.g + 1493904,
             gradBeta: s.g + 1494096, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(480)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 834560, savedInvStd: s.f + 835232,
                 activation: .silu, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(481)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5175,21 +5671,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
                 eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 834560, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(482)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(320), savedScale: s.tensor(187), batch: s.n, pixels: 64,
                 channels: 672, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(438)
+            s.profiler?.stop(483)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1364880,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(318), gradWeights: s.g + 1364880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(484)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, pixels: 64,
@@ -5198,21 +5694,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(187), gradInput: s.tensor(321), gradReduceWeights: s.g + 1326544,
             gradReduceBias: s.g + 1345360, gradExpandWeights: s.g + 1345392, gradExpandBias: s.g + 1364208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(485)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 64 &* s.n,
             channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 834560,
             savedInvStd: s.f + 835232, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1323856,
             gradBeta: s.g + 1324528, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(486)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 833216, savedInvStd: s.f + 833888,
                 activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(487)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5220,35 +5716,35 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 833216, pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(488)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 852704, count: 16800)
-        s.profiler?.stop(444)
+        s.profiler?.stop(489)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 835904, gradInput: s.tensor(322), gradWeights: s.f + 852704, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(490)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 852704, channels: 672, kernel: 5, into: s.g + 1307056)
-        s.profiler?.stop(446)
+        s.profiler?.stop(491)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(180),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 833216,
             savedInvStd: s.f + 833888, activation: .silu, gradInput: s.tensor(322), gradGamma: s.g + 1304368,
             gradBeta: s.g + 1305040, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(492)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1229104,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
             gradWeights: s.g + 1229104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(493)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -5258,21 +5754,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(325), pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(494)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(176),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 832992,
             savedInvStd: s.f + 833104, activation: .identity, gradInput: s.tensor(325), gradGamma: s.g + 1228656,
             gradBeta: s.g + 1228768, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(495)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 798048, savedInvStd: s.f + 798720,
                 activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(496)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5280,21 +5776,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
                 eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 798048, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(497)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(175), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(498)
         }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1153392,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326),
             gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(499)
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, pixels: 225,
@@ -5303,21 +5799,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(175), gradInput: s.tensor(329), gradReduceWeights: s.g + 1115056,
             gradReduceBias: s.g + 1133872, gradExpandWeights: s.g + 1133904, gradExpandBias: s.g + 1152720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(500)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 798048,
             savedInvStd: s.f + 798720, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1112368,
             gradBeta: s.g + 1113040, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(501)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 796704, savedInvStd: s.f + 797376,
                 activation: .silu, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(502)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5325,39 +5821,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
                 eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 796704, pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(503)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 816192, count: 16800)
-        s.profiler?.stop(459)
+        s.profiler?.stop(504)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 799392, gradInput: s.tensor(330), gradWeights: s.f + 816192, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(505)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 816192, channels: 672, kernel: 5, into: s.g + 1095568)
-        s.profiler?.stop(461)
+        s.profiler?.stop(506)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(168),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 796704,
             savedInvStd: s.f + 797376, activation: .silu, gradInput: s.tensor(330), gradGamma: s.g + 1092880,
             gradBeta: s.g + 1093552, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(507)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1017616,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(332),
             gradWeights: s.g + 1017616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(508)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(332), s.tensor(324), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(509)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -5367,21 +5863,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(332),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(333), pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(510)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(164),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 796480,
             savedInvStd: s.f + 796592, activation: .identity, gradInput: s.tensor(333), gradGamma: s.g + 1017168,
             gradBeta: s.g + 1017280, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(511)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 761536, savedInvStd: s.f + 762208,
                 activation: .silu, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(512)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5389,21 +5885,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
                 eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 761536, pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(513)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(336), savedScale: s.tensor(163), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(514)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 941904,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(334), gradWeights: s.g + 941904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(515)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, pixels: 225,
@@ -5412,21 +5908,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(163), gradInput: s.tensor(337), gradReduceWeights: s.g + 903568,
             gradReduceBias: s.g + 922384, gradExpandWeights: s.g + 922416, gradExpandBias: s.g + 941232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(516)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 761536,
             savedInvStd: s.f + 762208, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 900880,
             gradBeta: s.g + 901552, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(517)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 760192, savedInvStd: s.f + 760864,
                 activation: .silu, output: s.tensor(339), pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(518)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5434,39 +5930,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
                 eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 760192, pool: pool)
-            s.profiler?.stop(474)
+            s.profiler?.stop(519)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 779680, count: 16800)
-        s.profiler?.stop(475)
+        s.profiler?.stop(520)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 762880, gradInput: s.tensor(338), gradWeights: s.f + 779680, pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(521)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 779680, channels: 672, kernel: 5, into: s.g + 884080)
-        s.profiler?.stop(477)
+        s.profiler?.stop(522)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(156),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 760192,
             savedInvStd: s.f + 760864, activation: .silu, gradInput: s.tensor(338), gradGamma: s.g + 881392,
             gradBeta: s.g + 882064, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(523)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 806128,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(340), gradWeights: s.g + 806128,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(524)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(340), s.tensor(332), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(525)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -5476,21 +5972,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(341), pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(526)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(341), input: s.tensor(152),
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 759968,
             savedInvStd: s.f + 760080, activation: .identity, gradInput: s.tensor(341), gradGamma: s.g + 805680,
             gradBeta: s.g + 805792, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(527)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 725024, savedInvStd: s.f + 725696,
                 activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(528)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -5498,21 +5994,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
                 eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 725024, pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(529)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(151), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(530)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 730416,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(342), gradWeights: s.g + 730416,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(531)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, pixels: 225,
@@ -5521,21 +6017,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(151), gradInput: s.tensor(345), gradReduceWeights: s.g + 692080,
             gradReduceBias: s.g + 710896, gradExpandWeights: s.g + 710928, gradExpandBias: s.g + 729744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(532)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 725024,
             savedInvStd: s.f + 725696, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 689392,
             gradBeta: s.g + 690064, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(533)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 723680, savedInvStd: s.f + 724352,
                 activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(534)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -5543,39 +6039,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
                 eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 723680, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(535)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 743168, count: 16800)
-        s.profiler?.stop(491)
+        s.profiler?.stop(536)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 726368, gradInput: s.tensor(346), gradWeights: s.f + 743168, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(537)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 743168, channels: 672, kernel: 5, into: s.g + 672592)
-        s.profiler?.stop(493)
+        s.profiler?.stop(538)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(144),
             pixels: 225 &* s.n, channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 723680,
             savedInvStd: s.f + 724352, activation: .silu, gradInput: s.tensor(346), gradGamma: s.g + 669904,
             gradBeta: s.g + 670576, pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(539)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 594640,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(348), gradWeights: s.g + 594640,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(540)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(348), s.tensor(340), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(541)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
@@ -5586,14 +6082,14 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 723456,
             savedInvStd: s.f + 723568, activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 594192,
             gradBeta: s.g + 594304, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(542)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 698496, savedInvStd: s.f + 698976,
                 activation: .silu, output: s.tensor(351), pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(543)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -5601,21 +6097,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
                 eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 698496, pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(544)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(141), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(545)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 540432,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 540432,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(546)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(349), input: s.tensor(351), batch: s.n, pixels: 225,
@@ -5624,21 +6120,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(141), gradInput: s.tensor(352), gradReduceWeights: s.g + 520720,
             gradReduceBias: s.g + 530320, gradExpandWeights: s.g + 530352, gradExpandBias: s.g + 539952,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(547)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 698496,
             savedInvStd: s.f + 698976, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 518800,
             gradBeta: s.g + 519280, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(548)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 697536, savedInvStd: s.f + 698016,
                 activation: .silu, output: s.tensor(354), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(549)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -5646,35 +6142,35 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
                 eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 697536, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(550)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 711456, count: 12000)
-        s.profiler?.stop(506)
+        s.profiler?.stop(551)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 699456, gradInput: s.tensor(353), gradWeights: s.f + 711456, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(552)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 711456, channels: 480, kernel: 5, into: s.g + 506800)
-        s.profiler?.stop(508)
+        s.profiler?.stop(553)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(134),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 697536,
             savedInvStd: s.f + 698016, activation: .silu, gradInput: s.tensor(353), gradGamma: s.g + 504880,
             gradBeta: s.g + 505360, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(554)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 466480,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(355), gradWeights: s.g + 466480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(555)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -5684,21 +6180,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(355),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(356), pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(556)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(130),
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 697376,
             savedInvStd: s.f + 697456, activation: .identity, gradInput: s.tensor(356), gradGamma: s.g + 466160,
             gradBeta: s.g + 466240, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(557)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 687776, savedInvStd: s.f + 688256,
                 activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(558)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -5706,21 +6202,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
                 eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 687776, pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(559)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(359), savedScale: s.tensor(129), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(358), pool: pool)
-            s.profiler?.stop(515)
+            s.profiler?.stop(560)
         }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 427760,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(357), gradWeights: s.g + 427760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(561)
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(357), input: s.tensor(359), batch: s.n, pixels: 225,
@@ -5729,21 +6225,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(360), gradReduceWeights: s.g + 408048,
             gradReduceBias: s.g + 417648, gradExpandWeights: s.g + 417680, gradExpandBias: s.g + 427280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(562)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 687776,
             savedInvStd: s.f + 688256, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 406128,
             gradBeta: s.g + 406608, pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(563)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 686816, savedInvStd: s.f + 687296,
                 activation: .silu, output: s.tensor(362), pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(564)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -5751,39 +6247,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
                 eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 686816, pool: pool)
-            s.profiler?.stop(520)
+            s.profiler?.stop(565)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 693056, count: 4320)
-        s.profiler?.stop(521)
+        s.profiler?.stop(566)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 688736, gradInput: s.tensor(361), gradWeights: s.f + 693056, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(567)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 693056, channels: 480, kernel: 3, into: s.g + 401808)
-        s.profiler?.stop(523)
+        s.profiler?.stop(568)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(122),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 686816,
             savedInvStd: s.f + 687296, activation: .silu, gradInput: s.tensor(361), gradGamma: s.g + 399888,
             gradBeta: s.g + 400368, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(569)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 361488,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(363), gradWeights: s.g + 361488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(570)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(363), s.tensor(355), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(571)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -5793,21 +6289,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(363),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(364), pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(572)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(364), input: s.tensor(118),
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 686656,
             savedInvStd: s.f + 686736, activation: .identity, gradInput: s.tensor(364), gradGamma: s.g + 361168,
             gradBeta: s.g + 361248, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(573)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 677056, savedInvStd: s.f + 677536,
                 activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(574)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -5815,21 +6311,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 677056, pool: pool)
-            s.profiler?.stop(530)
+            s.profiler?.stop(575)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(367), savedScale: s.tensor(117), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(366), pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(576)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 322768,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(365), gradWeights: s.g + 322768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(577)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, pixels: 225,
@@ -5838,21 +6334,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(368), gradReduceWeights: s.g + 303056,
             gradReduceBias: s.g + 312656, gradExpandWeights: s.g + 312688, gradExpandBias: s.g + 322288,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(578)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 677056,
             savedInvStd: s.f + 677536, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 301136,
             gradBeta: s.g + 301616, pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(579)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 676096, savedInvStd: s.f + 676576,
                 activation: .silu, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(580)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -5860,39 +6356,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
                 eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 676096, pool: pool)
-            s.profiler?.stop(536)
+            s.profiler?.stop(581)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 682336, count: 4320)
-        s.profiler?.stop(537)
+        s.profiler?.stop(582)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 678016, gradInput: s.tensor(369), gradWeights: s.f + 682336, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(583)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 682336, channels: 480, kernel: 3, into: s.g + 296816)
-        s.profiler?.stop(539)
+        s.profiler?.stop(584)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(110),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 676096,
             savedInvStd: s.f + 676576, activation: .silu, gradInput: s.tensor(369), gradGamma: s.g + 294896,
             gradBeta: s.g + 295376, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(585)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 256496,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(371), gradWeights: s.g + 256496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(586)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(371), s.tensor(363), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(587)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -5902,21 +6398,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(372), pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(588)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(106),
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 675936,
             savedInvStd: s.f + 676016, activation: .identity, gradInput: s.tensor(372), gradGamma: s.g + 256176,
             gradBeta: s.g + 256256, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(589)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 666336, savedInvStd: s.f + 666816,
                 activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(590)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -5924,21 +6420,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
                 eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 666336, pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(591)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(105), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(374), pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(592)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 217776,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(373), gradWeights: s.g + 217776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(548)
+        s.profiler?.stop(593)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, pixels: 225,
@@ -5947,21 +6443,21 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(105), gradInput: s.tensor(376), gradReduceWeights: s.g + 198064,
             gradReduceBias: s.g + 207664, gradExpandWeights: s.g + 207696, gradExpandBias: s.g + 217296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(594)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
             pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 666336,
             savedInvStd: s.f + 666816, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 196144,
             gradBeta: s.g + 196624, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(595)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
                 beta: s.p + 190384, savedMean: s.f + 665376, savedInvStd: s.f + 665856, activation: .silu,
                 output: s.tensor(378), pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(596)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -5969,38 +6465,38 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
                 eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 665376, pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(597)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 671616, count: 4320)
-        s.profiler?.stop(553)
+        s.profiler?.stop(598)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 667296, gradInput: s.tensor(377), gradWeights: s.f + 671616, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(599)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 671616, channels: 480, kernel: 3, into: s.g + 191824)
-        s.profiler?.stop(555)
+        s.profiler?.stop(600)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 665376, savedInvStd: s.f + 665856,
             activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 189904, gradBeta: s.g + 190384, pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(601)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 151504,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(379), gradWeights: s.g + 151504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(602)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(379), s.tensor(371), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(603)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
@@ -6011,14 +6507,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 665216, savedInvStd: s.f + 665296,
             activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 151184, gradBeta: s.g + 151264,
             pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(604)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
                 beta: s.p + 126208, savedMean: s.f + 660416, savedInvStd: s.f + 660656, activation: .silu,
                 output: s.tensor(382), pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(605)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6026,21 +6522,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
                 eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 660416, pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(606)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(95), batch: s.n, pixels: 225,
                 channels: 240, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(607)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 131984,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(380), gradWeights: s.g + 131984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(608)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 225,
@@ -6049,20 +6545,20 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(383), gradReduceWeights: s.g + 126928,
             gradReduceBias: s.g + 129328, gradExpandWeights: s.g + 129344, gradExpandBias: s.g + 131744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(609)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 225 &* s.n,
             channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 660416, savedInvStd: s.f + 660656,
             activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 125968, gradBeta: s.g + 126208, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(610)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
                 beta: s.p + 123088, savedMean: s.f + 659936, savedInvStd: s.f + 660176, activation: .silu,
                 output: s.tensor(385), pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(611)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6070,34 +6566,34 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
                 eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 659936, pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(612)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 663056, count: 2160)
-        s.profiler?.stop(568)
+        s.profiler?.stop(613)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 660896, gradInput: s.tensor(384), gradWeights: s.f + 663056, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(614)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 663056, channels: 240, kernel: 3, into: s.g + 123808)
-        s.profiler?.stop(570)
+        s.profiler?.stop(615)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 659936, savedInvStd: s.f + 660176,
             activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 122848, gradBeta: s.g + 123088, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(616)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 113248,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(386), gradWeights: s.g + 113248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(617)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -6107,21 +6603,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(386),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(387), pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(618)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 659856, savedInvStd: s.f + 659896,
             activation: .identity, gradInput: s.tensor(387), gradGamma: s.g + 113056, gradBeta: s.g + 113104,
             pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(619)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
                 beta: s.p + 97680, savedMean: s.f + 647376, savedInvStd: s.f + 647616, activation: .silu,
                 output: s.tensor(390), pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(620)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6129,21 +6625,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
                 activation: .silu, output: s.tensor(390), scratch: s.f + 647376, pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(621)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(390), savedScale: s.tensor(83), batch: s.n, pixels: 900,
                 channels: 240, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(622)
         }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 103456,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(388), gradWeights: s.g + 103456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(623)
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(388), input: s.tensor(390), batch: s.n, pixels: 900,
@@ -6152,20 +6648,20 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(391), gradReduceWeights: s.g + 98400,
             gradReduceBias: s.g + 100800, gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(624)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 647376, savedInvStd: s.f + 647616,
             activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 97440, gradBeta: s.g + 97680, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(625)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
                 beta: s.p + 90720, savedMean: s.f + 646896, savedInvStd: s.f + 647136, activation: .silu,
                 output: s.tensor(393), pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(626)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6173,38 +6669,38 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
                 activation: .silu, output: s.tensor(393), scratch: s.f + 646896, pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(627)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 653856, count: 6000)
-        s.profiler?.stop(583)
+        s.profiler?.stop(628)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 647856, gradInput: s.tensor(392), gradWeights: s.f + 653856, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(629)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 653856, channels: 240, kernel: 5, into: s.g + 91440)
-        s.profiler?.stop(585)
+        s.profiler?.stop(630)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 646896, savedInvStd: s.f + 647136,
             activation: .silu, gradInput: s.tensor(392), gradGamma: s.g + 90480, gradBeta: s.g + 90720, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(631)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 80880,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(394), gradWeights: s.g + 80880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(632)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(394), s.tensor(386), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(633)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -6214,21 +6710,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(395), pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(634)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 646816, savedInvStd: s.f + 646856,
             activation: .identity, gradInput: s.tensor(395), gradGamma: s.g + 80688, gradBeta: s.g + 80736,
             pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(635)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
                 beta: s.p + 65312, savedMean: s.f + 634336, savedInvStd: s.f + 634576, activation: .silu,
                 output: s.tensor(398), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(636)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6236,21 +6732,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
                 activation: .silu, output: s.tensor(398), scratch: s.f + 634336, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(637)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(71), batch: s.n, pixels: 900,
                 channels: 240, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(638)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 71088,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(396), gradWeights: s.g + 71088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(639)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(396), input: s.tensor(398), batch: s.n, pixels: 900,
@@ -6258,20 +6754,20 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 68448, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
             gradInput: s.tensor(399), gradReduceWeights: s.g + 66032, gradReduceBias: s.g + 68432,
             gradExpandWeights: s.g + 68448, gradExpandBias: s.g + 70848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(640)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 634336, savedInvStd: s.f + 634576,
             activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 65072, gradBeta: s.g + 65312, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(641)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
                 beta: s.p + 58352, savedMean: s.f + 633856, savedInvStd: s.f + 634096, activation: .silu,
                 output: s.tensor(401), pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(642)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6279,38 +6775,38 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
                 activation: .silu, output: s.tensor(401), scratch: s.f + 633856, pool: pool)
-            s.profiler?.stop(598)
+            s.profiler?.stop(643)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 640816, count: 6000)
-        s.profiler?.stop(599)
+        s.profiler?.stop(644)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 634816, gradInput: s.tensor(400), gradWeights: s.f + 640816, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(645)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 640816, channels: 240, kernel: 5, into: s.g + 59072)
-        s.profiler?.stop(601)
+        s.profiler?.stop(646)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 633856, savedInvStd: s.f + 634096,
             activation: .silu, gradInput: s.tensor(400), gradGamma: s.g + 58112, gradBeta: s.g + 58352, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(647)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 48512,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(402), gradWeights: s.g + 48512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(648)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(402), s.tensor(394), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(649)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
@@ -6321,14 +6817,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 633776, savedInvStd: s.f + 633816,
             activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 48320, gradBeta: s.g + 48368,
             pool: pool)
-        s.profiler?.stop(605)
+        s.profiler?.stop(650)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 626288, savedInvStd: s.f + 626432, activation: .silu,
                 output: s.tensor(405), pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(651)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6336,21 +6832,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(405), scratch: s.f + 626288, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(652)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(61), batch: s.n, pixels: 900,
                 channels: 144, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(653)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(403), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(654)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n, pixels: 900,
@@ -6358,20 +6854,20 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 41552, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
             gradInput: s.tensor(406), gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536,
             gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(655)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56), pixels: 900 &* s.n,
             channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 626288, savedInvStd: s.f + 626432,
             activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096, gradBeta: s.g + 40240, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(656)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
                 beta: s.p + 36064, savedMean: s.f + 626000, savedInvStd: s.f + 626144, activation: .silu,
                 output: s.tensor(408), pool: pool)
-            s.profiler?.stop(612)
+            s.profiler?.stop(657)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6379,35 +6875,35 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(408), scratch: s.f + 626000, pool: pool)
-            s.profiler?.stop(613)
+            s.profiler?.stop(658)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 630176, count: 3600)
-        s.profiler?.stop(614)
+        s.profiler?.stop(659)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 626576, gradInput: s.tensor(407), gradWeights: s.f + 630176, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(660)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 630176, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(616)
+        s.profiler?.stop(661)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(54),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 626000,
             savedInvStd: s.f + 626144, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 35920,
             gradBeta: s.g + 36064, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(662)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(663)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -6417,21 +6913,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(410), pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(664)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(50),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 625952,
             savedInvStd: s.f + 625976, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 32336,
             gradBeta: s.g + 32368, pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(665)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 623072, savedInvStd: s.f + 623216, activation: .silu,
                 output: s.tensor(413), pool: pool)
-            s.profiler?.stop(621)
+            s.profiler?.stop(666)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6439,21 +6935,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(413), scratch: s.f + 623072, pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(667)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(49), batch: s.n,
                 pixels: 3600, channels: 144, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(623)
+            s.profiler?.stop(668)
         }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(669)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n,
@@ -6461,21 +6957,21 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 27872, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
             gradInput: s.tensor(414), gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856,
             gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(670)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 623072,
             savedInvStd: s.f + 623216, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(671)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
                 beta: s.p + 24688, savedMean: s.f + 622784, savedInvStd: s.f + 622928, activation: .silu,
                 output: s.tensor(416), pool: pool)
-            s.profiler?.stop(627)
+            s.profiler?.stop(672)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6483,39 +6979,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(416), scratch: s.f + 622784, pool: pool)
-            s.profiler?.stop(628)
+            s.profiler?.stop(673)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 624656, count: 1296)
-        s.profiler?.stop(629)
+        s.profiler?.stop(674)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 623360, gradInput: s.tensor(415), gradWeights: s.f + 624656, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(675)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 624656, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(631)
+        s.profiler?.stop(676)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(42),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 622784,
             savedInvStd: s.f + 622928, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 24544,
             gradBeta: s.g + 24688, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(677)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(678)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(634)
+        s.profiler?.stop(679)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -6525,21 +7021,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(418), pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(680)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(38),
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 622736,
             savedInvStd: s.f + 622760, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 20960,
             gradBeta: s.g + 20992, pool: pool)
-        s.profiler?.stop(636)
+        s.profiler?.stop(681)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 619856, savedInvStd: s.f + 620000, activation: .silu,
                 output: s.tensor(421), pool: pool)
-            s.profiler?.stop(637)
+            s.profiler?.stop(682)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6547,21 +7043,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(421), scratch: s.f + 619856, pool: pool)
-            s.profiler?.stop(638)
+            s.profiler?.stop(683)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(37), batch: s.n,
                 pixels: 3600, channels: 144, output: s.tensor(420), pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(684)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(685)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n,
@@ -6569,21 +7065,21 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 16496, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(422), gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480,
             gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(686)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 619856,
             savedInvStd: s.f + 620000, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(687)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
                 beta: s.p + 13312, savedMean: s.f + 619568, savedInvStd: s.f + 619712, activation: .silu,
                 output: s.tensor(424), pool: pool)
-            s.profiler?.stop(643)
+            s.profiler?.stop(688)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6591,39 +7087,39 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(424), scratch: s.f + 619568, pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(689)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 621440, count: 1296)
-        s.profiler?.stop(645)
+        s.profiler?.stop(690)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 620144, gradInput: s.tensor(423), gradWeights: s.f + 621440, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(691)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 621440, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(647)
+        s.profiler?.stop(692)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(30),
             pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 619568,
             savedInvStd: s.f + 619712, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 13168,
             gradBeta: s.g + 13312, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(693)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(694)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(695)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
@@ -6634,14 +7130,14 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 619520,
             savedInvStd: s.f + 619544, activation: .identity, gradInput: s.tensor(425), gradGamma: s.g + 9584,
             gradBeta: s.g + 9616, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(696)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 617600, savedInvStd: s.f + 617696, activation: .silu,
                 output: s.tensor(428), pool: pool)
-            s.profiler?.stop(652)
+            s.profiler?.stop(697)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -6649,21 +7145,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(428), scratch: s.f + 617600, pool: pool)
-            s.profiler?.stop(653)
+            s.profiler?.stop(698)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(428), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3600, channels: 96, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(699)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(700)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(426), input: s.tensor(428), batch: s.n,
@@ -6671,21 +7167,21 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 6800, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradInput: s.tensor(429), gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784,
             gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(701)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
             pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 617600,
             savedInvStd: s.f + 617696, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(702)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 617408, savedInvStd: s.f + 617504, activation: .silu,
                 output: s.tensor(431), pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(703)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -6693,35 +7189,35 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(431), scratch: s.f + 617408, pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(704)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 618656, count: 864)
-        s.profiler?.stop(660)
+        s.profiler?.stop(705)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 120,
             width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 617792, gradInput: s.tensor(430), gradWeights: s.f + 618656, pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(706)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 618656, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(662)
+        s.profiler?.stop(707)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(20),
             pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 617408,
             savedInvStd: s.f + 617504, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 4768,
             gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(708)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(664)
+        s.profiler?.stop(709)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
@@ -6731,21 +7227,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(432),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 230400, gradBranch: s.tensor(433), pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(710)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(433), input: s.tensor(16),
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 617376,
             savedInvStd: s.f + 617392, activation: .identity, gradInput: s.tensor(433), gradGamma: s.g + 3168,
             gradBeta: s.g + 3184, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(711)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688,
                 beta: s.p + 2704, savedMean: s.f + 617056, savedInvStd: s.f + 617072, activation: .silu,
                 output: s.tensor(436), pool: pool)
-            s.profiler?.stop(667)
+            s.profiler?.stop(712)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -6753,21 +7249,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(436), scratch: s.f + 617056, pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(713)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(436), savedScale: s.tensor(15), batch: s.n,
                 pixels: 14400, channels: 16, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(714)
         }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(715)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(434), input: s.tensor(436), batch: s.n,
@@ -6775,32 +7271,32 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 2832, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
             gradInput: s.tensor(437), gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816,
             gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(716)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 617056,
             savedInvStd: s.f + 617072, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(717)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 617232, count: 144)
-        s.profiler?.stop(673)
+        s.profiler?.stop(718)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 120,
             width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: s.f + 617088, gradInput: s.tensor(438), gradWeights: s.f + 617232, pool: pool)
-        s.profiler?.stop(674)
+        s.profiler?.stop(719)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 617232, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(675)
+        s.profiler?.stop(720)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(438), s.tensor(432), count: 230400 &* s.n, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(721)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
@@ -6811,14 +7307,14 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 617024,
             savedInvStd: s.f + 617040, activation: .identity, gradInput: s.tensor(438), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(722)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 616384, savedInvStd: s.f + 616416, activation: .silu,
                 output: s.tensor(441), pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(723)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -6826,21 +7322,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(441), scratch: s.f + 616384, pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(724)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(441), savedScale: s.tensor(7), batch: s.n,
                 pixels: 14400, channels: 32, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(680)
+            s.profiler?.stop(725)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(726)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(439), input: s.tensor(441), batch: s.n,
@@ -6848,21 +7344,21 @@ public final class EfficientNetB1Training: TrainableModel {
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(442), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(727)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 616384,
             savedInvStd: s.f + 616416, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(728)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 616320, savedInvStd: s.f + 616352, activation: .silu,
                 output: s.tensor(444), pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(729)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -6870,22 +7366,22 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.tensor(444), scratch: s.f + 616320, pool: pool)
-            s.profiler?.stop(685)
+            s.profiler?.stop(730)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 616736, count: 288)
-        s.profiler?.stop(686)
+        s.profiler?.stop(731)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: s.f + 616448, gradInput: s.tensor(443), gradWeights: s.f + 616736, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(732)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 616736, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(688)
+        s.profiler?.stop(733)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -6896,13 +7392,13 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 616320,
             savedInvStd: s.f + 616352, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(734)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(443), input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(735)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7379,10 +7875,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7372800,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7372800,
-              "project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+              "frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 120, 120, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
@@ -7397,10 +7895,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 3686400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 3686400,
-              "project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+              "frozen: project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 120, 120, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
         .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7409,10 +7909,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 22118400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
-              "expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+              "frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 120, 120, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7427,18 +7929,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8294400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8294400,
-              "project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+              "frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
-              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+              "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7453,10 +7959,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
-              "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+              "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7465,10 +7973,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
-              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+              "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7483,10 +7993,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
-              "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+              "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7495,10 +8007,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
-              "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+              "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7513,18 +8027,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 5184000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 5184000,
-              "project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+              "frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+              "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7539,10 +8057,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+              "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7551,10 +8071,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+              "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7569,10 +8091,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+              "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7581,10 +8105,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+              "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7599,18 +8125,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 4320000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4320000,
-              "project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+              "frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7625,10 +8155,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7637,10 +8169,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7655,10 +8189,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7667,10 +8203,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7685,10 +8223,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7697,10 +8237,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
-              "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7715,18 +8257,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12096000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12096000,
-              "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+              "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7741,10 +8287,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7753,10 +8301,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7771,10 +8321,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7783,10 +8335,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7801,10 +8355,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7813,10 +8369,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
-              "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7831,18 +8389,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8257536,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8257536,
-              "project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
+              "frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+              "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7857,10 +8419,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7869,10 +8433,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+              "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7887,10 +8453,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7899,10 +8467,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+              "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7917,10 +8487,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7929,10 +8501,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+              "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7947,10 +8521,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -7959,10 +8535,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
-              "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+              "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7977,18 +8555,22 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 23592960,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 23592960,
-              "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
+              "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 320]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [320][1920]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 39321600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 39321600,
-              "expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
+              "frozen: expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8003,10 +8585,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1920][320]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 39321600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 39321600,
-              "project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
+              "frozen: project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 8, 8, 320]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
         .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8015,10 +8599,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [320][1280]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26214400,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 26214400,
-              "head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
+              "frozen: head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1280]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1280]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

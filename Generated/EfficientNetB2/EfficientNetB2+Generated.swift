@@ -2060,11 +2060,12 @@ public final class EfficientNetB2Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 2112, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 352, outChannels: 1408, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2112, outChannels: 352, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 352, outChannels: 2112, threads: pool.threadCount))
@@ -2229,19 +2230,30 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 2112)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 144, 144, 16]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16,
-                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 746240, savedInvStd: s.f + 746256,
-                runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 746240, savedInvStd: s.f + 746256,
+                runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 144, 144, 16]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480,
+                beta: s.p + 2496, savedMean: s.f + 746240, savedInvStd: s.f + 746256, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 1 {
@@ -2249,7 +2261,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 746240, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -2258,13 +2270,13 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 746304)
-        s.profiler?.stop(13)
+        s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 144, width: 144, channels: 16, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 746304, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(14)
+        s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2272,7 +2284,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 746272, savedInvStd: s.f + 746288,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(16)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
@@ -2280,7 +2292,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 746272, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
         s.profiler?.start()
@@ -2288,24 +2300,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
             activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(18)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [16][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912, outChannels: 16, inChannels: 16, into: s.f + 2112)
-        s.profiler?.stop(18)
-        // features.1.1.block.2 project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(19)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 144, 144, 16]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16,
-                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 746592, savedInvStd: s.f + 746608,
-                runningMean: s.p + 3200, runningVar: s.p + 3216, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 746592, savedInvStd: s.f + 746608,
+                runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
+        }
+        // features.1.1.block.2 frozen: project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(21)
+        }
+        // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 144, 144, 16]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168,
+                beta: s.p + 3184, savedMean: s.f + 746592, savedInvStd: s.f + 746608, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
@@ -2313,21 +2336,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 746592, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 331776, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
@@ -2335,20 +2358,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3232, outChannels: 96, inChannels: 16, into: s.f + 2112)
-        s.profiler?.stop(24)
-        // features.2.0.block.0 expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 20736 &* s.n, inChannels: 16, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(25)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 96]
+        s.profiler?.stop(26)
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 746624, savedInvStd: s.f + 746720,
-                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
-            s.profiler?.stop(26)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 20736 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 746624, savedInvStd: s.f + 746720,
+                runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(27)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(18), pixels: 20736 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(28)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 96]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 746624, savedInvStd: s.f + 746720, activation: .silu,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks > 3 {
@@ -2356,18 +2390,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 746624, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 747008)
-        s.profiler?.stop(28)
+        s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 144, width: 144, channels: 96, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 747008, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(29)
+        s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2375,7 +2409,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(23), savedMean: s.f + 746816, savedInvStd: s.f + 746912,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks > 3 {
@@ -2383,7 +2417,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 746816, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
         s.profiler?.start()
@@ -2391,24 +2425,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(35)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7280, outChannels: 24, inChannels: 96, into: s.f + 2112)
-        s.profiler?.stop(33)
-        // features.2.0.block.3 project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(34)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
+        s.profiler?.stop(36)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24,
-                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 748736, savedInvStd: s.f + 748760,
-                runningMean: s.p + 9648, runningVar: s.p + 9680, pool: pool)
-            s.profiler?.stop(35)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 748736, savedInvStd: s.f + 748760,
+                runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
+            s.profiler?.stop(37)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(38)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584,
+                beta: s.p + 9616, savedMean: s.f + 748736, savedInvStd: s.f + 748760, activation: .identity,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 3 {
@@ -2416,7 +2461,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 748736, pool: pool)
-            s.profiler?.stop(36)
+            s.profiler?.stop(40)
         }
     }
 
@@ -2425,20 +2470,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9712, outChannels: 144, inChannels: 24, into: s.f + 2112)
-        s.profiler?.stop(37)
-        // features.2.1.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(29), pixels: 5184 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(38)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
+        s.profiler?.stop(41)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 748784, savedInvStd: s.f + 748928,
-                runningMean: s.p + 13456, runningVar: s.p + 13600, pool: pool)
-            s.profiler?.stop(39)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 5184 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 748784, savedInvStd: s.f + 748928,
+                runningMean: s.p + 13456, runningVar: s.p + 13600, workspace: s.ws, pool: pool)
+            s.profiler?.stop(42)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(29), pixels: 5184 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(30), pool: pool)
+            s.profiler?.stop(43)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
+                beta: s.p + 13312, savedMean: s.f + 748784, savedInvStd: s.f + 748928, activation: .silu,
+                output: s.tensor(31), pool: pool)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
@@ -2446,18 +2502,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 748784, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 749360)
-        s.profiler?.stop(41)
+        s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 749360, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2465,7 +2521,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 749072, savedInvStd: s.f + 749216,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
@@ -2473,7 +2529,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 749072, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         s.profiler?.start()
@@ -2481,24 +2537,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(45)
+        s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17504, outChannels: 24, inChannels: 144, into: s.f + 2112)
-        s.profiler?.stop(46)
-        // features.2.1.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(47)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
+        s.profiler?.stop(51)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24,
-                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 751952, savedInvStd: s.f + 751976,
-                runningMean: s.p + 21024, runningVar: s.p + 21056, pool: pool)
-            s.profiler?.stop(48)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 751952, savedInvStd: s.f + 751976,
+                runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(52)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(53)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960,
+                beta: s.p + 20992, savedMean: s.f + 751952, savedInvStd: s.f + 751976, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 4 {
@@ -2506,21 +2573,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 751952, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(50)
+            s.profiler?.stop(56)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 124416, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(57)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -2528,20 +2595,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21088, outChannels: 144, inChannels: 24, into: s.f + 2112)
-        s.profiler?.stop(52)
-        // features.2.2.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(40), pixels: 5184 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(53)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
+        s.profiler?.stop(58)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 752000, savedInvStd: s.f + 752144,
-                runningMean: s.p + 24832, runningVar: s.p + 24976, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 5184 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(42), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 752000, savedInvStd: s.f + 752144,
+                runningMean: s.p + 24832, runningVar: s.p + 24976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(59)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(40), pixels: 5184 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
+                beta: s.p + 24688, savedMean: s.f + 752000, savedInvStd: s.f + 752144, activation: .silu,
+                output: s.tensor(43), pool: pool)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
@@ -2549,18 +2627,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 752000, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 752576)
-        s.profiler?.stop(56)
+        s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 752576, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2568,7 +2646,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(45), savedMean: s.f + 752288, savedInvStd: s.f + 752432,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
@@ -2576,7 +2654,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 752288, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         s.profiler?.start()
@@ -2584,24 +2662,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(60)
+        s.profiler?.stop(67)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28880, outChannels: 24, inChannels: 144, into: s.f + 2112)
-        s.profiler?.stop(61)
-        // features.2.2.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(62)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 72, 72, 24]
+        s.profiler?.stop(68)
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24,
-                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(51), savedMean: s.f + 755168, savedInvStd: s.f + 755192,
-                runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
-            s.profiler?.stop(63)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 755168, savedInvStd: s.f + 755192,
+                runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
+            s.profiler?.stop(69)
+        }
+        // features.2.2.block.3 frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336,
+                beta: s.p + 32368, savedMean: s.f + 755168, savedInvStd: s.f + 755192, activation: .identity,
+                output: s.tensor(51), pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 5 {
@@ -2609,21 +2698,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 755168, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174, into: s.tensor(53),
                 random: &random)
-            s.profiler?.stop(65)
+            s.profiler?.stop(73)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 124416, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(66)
+        s.profiler?.stop(74)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
@@ -2631,20 +2720,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32464, outChannels: 144, inChannels: 24, into: s.f + 2112)
-        s.profiler?.stop(67)
-        // features.3.0.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(52), pixels: 5184 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(68)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
+        s.profiler?.stop(75)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 755216, savedInvStd: s.f + 755360,
-                runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
-            s.profiler?.stop(69)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 5184 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(54), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 755216, savedInvStd: s.f + 755360,
+                runningMean: s.p + 36208, runningVar: s.p + 36352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(76)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(52), pixels: 5184 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(77)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
+                beta: s.p + 36064, savedMean: s.f + 755216, savedInvStd: s.f + 755360, activation: .silu,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 6 {
@@ -2652,18 +2752,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 755216, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 755792)
-        s.profiler?.stop(71)
+        s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 72, width: 72, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 755792, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(72)
+        s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2671,7 +2771,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(57), savedMean: s.f + 755504, savedInvStd: s.f + 755648,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks > 6 {
@@ -2679,7 +2779,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 755504, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
         s.profiler?.start()
@@ -2687,24 +2787,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(84)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42560, outChannels: 48, inChannels: 144, into: s.f + 2112)
-        s.profiler?.stop(76)
-        // features.3.0.block.3 project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(77)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
+        s.profiler?.stop(85)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 762992, savedInvStd: s.f + 763040,
-                runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
-            s.profiler?.stop(78)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 762992, savedInvStd: s.f + 763040,
+                runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
+            s.profiler?.stop(86)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(62), pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472,
+                beta: s.p + 49520, savedMean: s.f + 762992, savedInvStd: s.f + 763040, activation: .identity,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 6 {
@@ -2712,7 +2823,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 762992, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(89)
         }
     }
 
@@ -2721,20 +2832,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 288, inChannels: 48, into: s.f + 2112)
-        s.profiler?.stop(80)
-        // features.3.1.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(63), pixels: 1296 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(81)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
+        s.profiler?.stop(90)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 763088, savedInvStd: s.f + 763376,
-                runningMean: s.p + 64064, runningVar: s.p + 64352, pool: pool)
-            s.profiler?.stop(82)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 1296 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(64), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 763088, savedInvStd: s.f + 763376,
+                runningMean: s.p + 64064, runningVar: s.p + 64352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(91)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(63), pixels: 1296 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
+                beta: s.p + 63776, savedMean: s.f + 763088, savedInvStd: s.f + 763376, activation: .silu,
+                output: s.tensor(65), pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
@@ -2742,18 +2864,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 763088, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 764240)
-        s.profiler?.stop(84)
+        s.profiler?.stop(95)
         // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 764240, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(85)
+        s.profiler?.stop(96)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2761,7 +2883,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(67), savedMean: s.f + 763664, savedInvStd: s.f + 763952,
                 runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
@@ -2769,7 +2891,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 763664, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         s.profiler?.start()
@@ -2777,24 +2899,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, reduceBias: s.p + 76448,
             activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(99)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80208, outChannels: 48, inChannels: 288, into: s.f + 2112)
-        s.profiler?.stop(89)
-        // features.3.1.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(90)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
+        s.profiler?.stop(100)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 778640, savedInvStd: s.f + 778688,
-                runningMean: s.p + 94128, runningVar: s.p + 94176, pool: pool)
-            s.profiler?.stop(91)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 778640, savedInvStd: s.f + 778688,
+                runningMean: s.p + 94128, runningVar: s.p + 94176, workspace: s.ws, pool: pool)
+            s.profiler?.stop(101)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(102)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032,
+                beta: s.p + 94080, savedMean: s.f + 778640, savedInvStd: s.f + 778688, activation: .identity,
+                output: s.tensor(73), pool: pool)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 7 {
@@ -2802,21 +2935,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, runningMean: s.p + 94128, runningVar: s.p + 94176, eps: 1e-05,
                 activation: .identity, output: s.tensor(73), scratch: s.f + 778640, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(93)
+            s.profiler?.stop(105)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 62208, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(94)
+        s.profiler?.stop(106)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -2824,20 +2957,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 94224, outChannels: 288, inChannels: 48, into: s.f + 2112)
-        s.profiler?.stop(95)
-        // features.3.2.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 1296 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(96)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
+        s.profiler?.stop(107)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 778736, savedInvStd: s.f + 779024,
-                runningMean: s.p + 108624, runningVar: s.p + 108912, pool: pool)
-            s.profiler?.stop(97)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 1296 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(76), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 778736, savedInvStd: s.f + 779024,
+                runningMean: s.p + 108624, runningVar: s.p + 108912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(108)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(74), pixels: 1296 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 778736, savedInvStd: s.f + 779024,
+                activation: .silu, output: s.tensor(77), pool: pool)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
@@ -2845,18 +2989,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 778736, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(111)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 779888)
-        s.profiler?.stop(99)
+        s.profiler?.stop(112)
         // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 779888, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(113)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2864,7 +3008,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 779312, savedInvStd: s.f + 779600,
                 runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
@@ -2872,7 +3016,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 779312, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         s.profiler?.start()
@@ -2880,24 +3024,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, reduceBias: s.p + 121008,
             activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(116)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 124768, outChannels: 48, inChannels: 288, into: s.f + 2112)
-        s.profiler?.stop(104)
-        // features.3.2.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(105)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 36, 36, 48]
+        s.profiler?.stop(117)
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 794288, savedInvStd: s.f + 794336,
-                runningMean: s.p + 138688, runningVar: s.p + 138736, pool: pool)
-            s.profiler?.stop(106)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 794288, savedInvStd: s.f + 794336,
+                runningMean: s.p + 138688, runningVar: s.p + 138736, workspace: s.ws, pool: pool)
+            s.profiler?.stop(118)
+        }
+        // features.3.2.block.3 frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(119)
+        }
+        // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592,
+                beta: s.p + 138640, savedMean: s.f + 794288, savedInvStd: s.f + 794336, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 8 {
@@ -2905,21 +3060,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, runningMean: s.p + 138688, runningVar: s.p + 138736,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 794288, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(121)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(108)
+            s.profiler?.stop(122)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 62208, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(123)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
@@ -2927,20 +3082,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 138784, outChannels: 288, inChannels: 48, into: s.f + 2112)
-        s.profiler?.stop(110)
-        // features.4.0.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 1296 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(111)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
+        s.profiler?.stop(124)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 794384, savedInvStd: s.f + 794672,
-                runningMean: s.p + 153184, runningVar: s.p + 153472, pool: pool)
-            s.profiler?.stop(112)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 1296 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(88), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 794384, savedInvStd: s.f + 794672,
+                runningMean: s.p + 153184, runningVar: s.p + 153472, workspace: s.ws, pool: pool)
+            s.profiler?.stop(125)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 1296 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 794384, savedInvStd: s.f + 794672,
+                activation: .silu, output: s.tensor(89), pool: pool)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 9 {
@@ -2948,18 +3114,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 794384, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 795536)
-        s.profiler?.stop(114)
+        s.profiler?.stop(129)
         // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 36, width: 36, channels: 288, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 795536, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(115)
+        s.profiler?.stop(130)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2967,7 +3133,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 794960, savedInvStd: s.f + 795248,
                 runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks > 9 {
@@ -2975,7 +3141,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 794960, pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(132)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
         s.profiler?.start()
@@ -2983,24 +3149,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, reduceBias: s.p + 160960,
             activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(118)
+        s.profiler?.stop(133)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 164720, outChannels: 88, inChannels: 288, into: s.f + 2112)
-        s.profiler?.stop(119)
-        // features.4.0.block.3 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(120)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
+        s.profiler?.stop(134)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 800720, savedInvStd: s.f + 800808,
-                runningMean: s.p + 190256, runningVar: s.p + 190352, pool: pool)
-            s.profiler?.stop(121)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(96), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800720, savedInvStd: s.f + 800808,
+                runningMean: s.p + 190256, runningVar: s.p + 190352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(135)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(136)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 88, gamma: s.p + 190064,
+                beta: s.p + 190160, savedMean: s.f + 800720, savedInvStd: s.f + 800808, activation: .identity,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 9 {
@@ -3008,7 +3185,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, runningMean: s.p + 190256, runningVar: s.p + 190352,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 800720, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(138)
         }
     }
 
@@ -3017,20 +3194,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 190448, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(123)
-        // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 88, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(124)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        s.profiler?.stop(139)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 800896, savedInvStd: s.f + 801424,
-                runningMean: s.p + 237968, runningVar: s.p + 238496, pool: pool)
-            s.profiler?.stop(125)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(98), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800896, savedInvStd: s.f + 801424,
+                runningMean: s.p + 237968, runningVar: s.p + 238496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(98), pool: pool)
+            s.profiler?.stop(141)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
+                beta: s.p + 237440, savedMean: s.f + 800896, savedInvStd: s.f + 801424, activation: .silu,
+                output: s.tensor(99), pool: pool)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
@@ -3038,18 +3226,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 800896, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(143)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 803008)
-        s.profiler?.stop(127)
+        s.profiler?.stop(144)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 803008, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(145)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3057,7 +3245,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(101), savedMean: s.f + 801952, savedInvStd: s.f + 802480,
                 runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
@@ -3065,7 +3253,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 801952, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(147)
         }
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3073,24 +3261,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, reduceBias: s.p + 257504,
             activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(131)
+        s.profiler?.stop(148)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 269680, outChannels: 88, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(132)
-        // features.4.1.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(133)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
+        s.profiler?.stop(149)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 812512, savedInvStd: s.f + 812600,
-                runningMean: s.p + 316336, runningVar: s.p + 316432, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(106), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 812512, savedInvStd: s.f + 812600,
+                runningMean: s.p + 316336, runningVar: s.p + 316432, workspace: s.ws, pool: pool)
+            s.profiler?.stop(150)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(151)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144,
+                beta: s.p + 316240, savedMean: s.f + 812512, savedInvStd: s.f + 812600, activation: .identity,
+                output: s.tensor(107), pool: pool)
+            s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 10 {
@@ -3098,21 +3297,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, runningMean: s.p + 316336, runningVar: s.p + 316432,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 812512, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(153)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(136)
+            s.profiler?.stop(154)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(155)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -3120,20 +3319,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 316528, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(138)
-        // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 88, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        s.profiler?.stop(156)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 812688, savedInvStd: s.f + 813216,
-                runningMean: s.p + 364048, runningVar: s.p + 364576, pool: pool)
-            s.profiler?.stop(140)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(110), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 812688, savedInvStd: s.f + 813216,
+                runningMean: s.p + 364048, runningVar: s.p + 364576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(157)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(158)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 812688, savedInvStd: s.f + 813216,
+                activation: .silu, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
@@ -3141,18 +3351,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 812688, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(160)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 814800)
-        s.profiler?.stop(142)
+        s.profiler?.stop(161)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 814800, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(143)
+        s.profiler?.stop(162)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3160,7 +3370,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(113), savedMean: s.f + 813744, savedInvStd: s.f + 814272,
                 runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
@@ -3168,7 +3378,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 813744, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(164)
         }
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3176,24 +3386,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, reduceBias: s.p + 383584,
             activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(146)
+        s.profiler?.stop(165)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 395760, outChannels: 88, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(147)
-        // features.4.2.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(148)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
+        s.profiler?.stop(166)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 824304, savedInvStd: s.f + 824392,
-                runningMean: s.p + 442416, runningVar: s.p + 442512, pool: pool)
-            s.profiler?.stop(149)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(118), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 824304, savedInvStd: s.f + 824392,
+                runningMean: s.p + 442416, runningVar: s.p + 442512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(167)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(168)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224,
+                beta: s.p + 442320, savedMean: s.f + 824304, savedInvStd: s.f + 824392, activation: .identity,
+                output: s.tensor(119), pool: pool)
+            s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 11 {
@@ -3201,21 +3422,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, runningMean: s.p + 442416, runningVar: s.p + 442512,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 824304, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(170)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(151)
+            s.profiler?.stop(171)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(172)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -3223,20 +3444,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 442608, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(153)
-        // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 324 &* s.n, inChannels: 88, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(154)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        s.profiler?.stop(173)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 824480, savedInvStd: s.f + 825008,
-                runningMean: s.p + 490128, runningVar: s.p + 490656, pool: pool)
-            s.profiler?.stop(155)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(122), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 824480, savedInvStd: s.f + 825008,
+                runningMean: s.p + 490128, runningVar: s.p + 490656, workspace: s.ws, pool: pool)
+            s.profiler?.stop(174)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(120), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(175)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 824480, savedInvStd: s.f + 825008,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
@@ -3244,18 +3476,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 824480, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(177)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 826592)
-        s.profiler?.stop(157)
+        s.profiler?.stop(178)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 826592, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(179)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3263,7 +3495,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 825536, savedInvStd: s.f + 826064,
                 runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
@@ -3271,7 +3503,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 825536, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(181)
         }
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3279,24 +3511,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, reduceBias: s.p + 509664,
             activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(161)
+        s.profiler?.stop(182)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 521840, outChannels: 88, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(162)
-        // features.4.3.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(163)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 88]
+        s.profiler?.stop(183)
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 324 &* s.n, channels: 88,
-                gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 836096, savedInvStd: s.f + 836184,
-                runningMean: s.p + 568496, runningVar: s.p + 568592, pool: pool)
-            s.profiler?.stop(164)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(130), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836096, savedInvStd: s.f + 836184,
+                runningMean: s.p + 568496, runningVar: s.p + 568592, workspace: s.ws, pool: pool)
+            s.profiler?.stop(184)
+        }
+        // features.4.3.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(185)
+        }
+        // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304,
+                beta: s.p + 568400, savedMean: s.f + 836096, savedInvStd: s.f + 836184, activation: .identity,
+                output: s.tensor(131), pool: pool)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 12 {
@@ -3304,21 +3547,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, runningMean: s.p + 568496, runningVar: s.p + 568592,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 836096, pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(187)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(166)
+            s.profiler?.stop(188)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(167)
+        s.profiler?.stop(189)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
@@ -3326,20 +3569,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 568688, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(168)
-        // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 324 &* s.n, inChannels: 88, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(169)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        s.profiler?.stop(190)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 836272, savedInvStd: s.f + 836800,
-                runningMean: s.p + 616208, runningVar: s.p + 616736, pool: pool)
-            s.profiler?.stop(170)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(134), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836272, savedInvStd: s.f + 836800,
+                runningMean: s.p + 616208, runningVar: s.p + 616736, workspace: s.ws, pool: pool)
+            s.profiler?.stop(191)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 324 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 836272, savedInvStd: s.f + 836800,
+                activation: .silu, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
@@ -3347,18 +3601,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 836272, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(194)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 838384)
-        s.profiler?.stop(172)
+        s.profiler?.stop(195)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 18, width: 18, channels: 528, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 838384, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(196)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3366,7 +3620,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(137), savedMean: s.f + 837328, savedInvStd: s.f + 837856,
                 runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(197)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
@@ -3374,7 +3628,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 837328, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(198)
         }
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3382,24 +3636,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, reduceBias: s.p + 644192,
             activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(199)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [528][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 656368, outChannels: 120, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(177)
-        // features.5.0.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(178)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
+        s.profiler?.stop(200)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(143), savedMean: s.f + 864784, savedInvStd: s.f + 864904,
-                runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
-            s.profiler?.stop(179)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(142), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 864784, savedInvStd: s.f + 864904,
+                runningMean: s.p + 719984, runningVar: s.p + 720112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(201)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 864784, savedInvStd: s.f + 864904,
+                activation: .identity, output: s.tensor(143), pool: pool)
+            s.profiler?.stop(203)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 13 {
@@ -3407,7 +3672,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, runningMean: s.p + 719984, runningVar: s.p + 720112,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 864784, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(204)
         }
     }
 
@@ -3416,20 +3681,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 720240, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(181)
-        // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(143), pixels: 324 &* s.n, inChannels: 120, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(182)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        s.profiler?.stop(205)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(145), savedMean: s.f + 865024, savedInvStd: s.f + 865744,
-                runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
-            s.profiler?.stop(183)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(144), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 865024, savedInvStd: s.f + 865744,
+                runningMean: s.p + 808080, runningVar: s.p + 808800, workspace: s.ws, pool: pool)
+            s.profiler?.stop(206)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(143), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(144), pool: pool)
+            s.profiler?.stop(207)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 865024, savedInvStd: s.f + 865744,
+                activation: .silu, output: s.tensor(145), pool: pool)
+            s.profiler?.stop(208)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
@@ -3437,18 +3713,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 865024, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(209)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 867904)
-        s.profiler?.stop(185)
+        s.profiler?.stop(210)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 867904, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(211)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3456,7 +3732,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(147), savedMean: s.f + 866464, savedInvStd: s.f + 867184,
                 runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(212)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
@@ -3464,7 +3740,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 866464, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(213)
         }
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
@@ -3472,24 +3748,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, reduceBias: s.p + 852000,
             activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(214)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 874352, outChannels: 120, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(190)
-        // features.5.1.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(191)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
+        s.profiler?.stop(215)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(153), savedMean: s.f + 903904, savedInvStd: s.f + 904024,
-                runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
-            s.profiler?.stop(192)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(152), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 903904, savedInvStd: s.f + 904024,
+                runningMean: s.p + 961008, runningVar: s.p + 961136, workspace: s.ws, pool: pool)
+            s.profiler?.stop(216)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(152), pool: pool)
+            s.profiler?.stop(217)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 903904, savedInvStd: s.f + 904024,
+                activation: .identity, output: s.tensor(153), pool: pool)
+            s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 14 {
@@ -3497,21 +3784,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, runningMean: s.p + 961008, runningVar: s.p + 961136,
                 eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 903904, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(219)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956, into: s.tensor(155),
                 random: &random)
-            s.profiler?.stop(194)
+            s.profiler?.stop(220)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(143), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 38880, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(221)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -3519,20 +3806,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 961264, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(196)
-        // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(154), pixels: 324 &* s.n, inChannels: 120, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(197)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        s.profiler?.stop(222)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 904144, savedInvStd: s.f + 904864,
-                runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
-            s.profiler?.stop(198)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(156), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904144, savedInvStd: s.f + 904864,
+                runningMean: s.p + 1049104, runningVar: s.p + 1049824, workspace: s.ws, pool: pool)
+            s.profiler?.stop(223)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(154), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(156), pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 904144, savedInvStd: s.f + 904864,
+                activation: .silu, output: s.tensor(157), pool: pool)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
@@ -3540,18 +3838,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 904144, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(226)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 907024)
-        s.profiler?.stop(200)
+        s.profiler?.stop(227)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 907024, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(228)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3559,7 +3857,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(159), savedMean: s.f + 905584, savedInvStd: s.f + 906304,
                 runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(229)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
@@ -3567,7 +3865,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 905584, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(230)
         }
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
@@ -3575,24 +3873,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, reduceBias: s.p + 1093024,
             activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(204)
+        s.profiler?.stop(231)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1115376, outChannels: 120, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(205)
-        // features.5.2.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(206)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
+        s.profiler?.stop(232)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(165), savedMean: s.f + 943024, savedInvStd: s.f + 943144,
-                runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
-            s.profiler?.stop(207)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(164), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 943024, savedInvStd: s.f + 943144,
+                runningMean: s.p + 1202032, runningVar: s.p + 1202160, workspace: s.ws, pool: pool)
+            s.profiler?.stop(233)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 943024, savedInvStd: s.f + 943144,
+                activation: .identity, output: s.tensor(165), pool: pool)
+            s.profiler?.stop(235)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 15 {
@@ -3600,21 +3909,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, runningMean: s.p + 1202032, runningVar: s.p + 1202160,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 943024, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(236)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(209)
+            s.profiler?.stop(237)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 38880, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(238)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -3622,20 +3931,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1202288, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(211)
-        // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(166), pixels: 324 &* s.n, inChannels: 120, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(212)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        s.profiler?.stop(239)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 943264, savedInvStd: s.f + 943984,
-                runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
-            s.profiler?.stop(213)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(168), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 943264, savedInvStd: s.f + 943984,
+                runningMean: s.p + 1290128, runningVar: s.p + 1290848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(240)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(166), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 943264, savedInvStd: s.f + 943984,
+                activation: .silu, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
@@ -3643,18 +3963,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 943264, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(243)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 946144)
-        s.profiler?.stop(215)
+        s.profiler?.stop(244)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 946144, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(245)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3662,7 +3982,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(171), savedMean: s.f + 944704, savedInvStd: s.f + 945424,
                 runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(246)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
@@ -3670,7 +3990,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 944704, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(247)
         }
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
@@ -3678,24 +3998,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, reduceBias: s.p + 1334048,
             activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(248)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1356400, outChannels: 120, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(220)
-        // features.5.3.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
-        s.profiler?.stop(221)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 120]
+        s.profiler?.stop(249)
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 982144, savedInvStd: s.f + 982264,
-                runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
-            s.profiler?.stop(222)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(176), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 982144, savedInvStd: s.f + 982264,
+                runningMean: s.p + 1443056, runningVar: s.p + 1443184, workspace: s.ws, pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.5.3.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(251)
+        }
+        // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 982144, savedInvStd: s.f + 982264,
+                activation: .identity, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(252)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 16 {
@@ -3703,21 +4034,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, runningMean: s.p + 1443056, runningVar: s.p + 1443184,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 982144, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(253)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(224)
+            s.profiler?.stop(254)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 38880, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(255)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
@@ -3725,20 +4056,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1443312, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(226)
-        // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(178), pixels: 324 &* s.n, inChannels: 120, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(227)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        s.profiler?.stop(256)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(181), savedMean: s.f + 982384, savedInvStd: s.f + 983104,
-                runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
-            s.profiler?.stop(228)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(180), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 982384, savedInvStd: s.f + 983104,
+                runningMean: s.p + 1531152, runningVar: s.p + 1531872, workspace: s.ws, pool: pool)
+            s.profiler?.stop(257)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(178), pixels: 324 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(258)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 982384, savedInvStd: s.f + 983104,
+                activation: .silu, output: s.tensor(181), pool: pool)
+            s.profiler?.stop(259)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 17 {
@@ -3746,18 +4088,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 982384, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(260)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 985264)
-        s.profiler?.stop(230)
+        s.profiler?.stop(261)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985264, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(262)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3765,7 +4107,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(183), savedMean: s.f + 983824, savedInvStd: s.f + 984544,
                 runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(263)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks > 17 {
@@ -3773,7 +4115,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 983824, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(264)
         }
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
         s.profiler?.start()
@@ -3781,24 +4123,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, reduceBias: s.p + 1575072,
             activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(234)
+        s.profiler?.stop(265)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [720][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1597424, outChannels: 208, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(235)
-        // features.6.0.block.3 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
-        s.profiler?.stop(236)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(266)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(189), savedMean: s.f + 1021264, savedInvStd: s.f + 1021472,
-                runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
-            s.profiler?.stop(237)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(188), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1021264, savedInvStd: s.f + 1021472,
+                runningMean: s.p + 1747600, runningVar: s.p + 1747808, workspace: s.ws, pool: pool)
+            s.profiler?.stop(267)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(268)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1021264, savedInvStd: s.f + 1021472,
+                activation: .identity, output: s.tensor(189), pool: pool)
+            s.profiler?.stop(269)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
@@ -3806,7 +4159,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, runningMean: s.p + 1747600, runningVar: s.p + 1747808,
                 eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1021264, pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(270)
         }
     }
 
@@ -3815,20 +4168,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1748016, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(239)
-        // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(189), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(240)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        s.profiler?.stop(271)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(191), savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
-                runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
-            s.profiler?.stop(241)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(189), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(190), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
+                runningMean: s.p + 2010096, runningVar: s.p + 2011344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(189), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(190), pool: pool)
+            s.profiler?.stop(273)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
+                activation: .silu, output: s.tensor(191), pool: pool)
+            s.profiler?.stop(274)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -3836,18 +4200,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 1021680, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(275)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 1026672)
-        s.profiler?.stop(243)
+        s.profiler?.stop(276)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1026672, bias: s.f,
             activation: .identity, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(277)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3855,7 +4219,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(193), savedMean: s.f + 1024176, savedInvStd: s.f + 1025424,
                 runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(278)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -3863,7 +4227,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1024176, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(279)
         }
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3871,24 +4235,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, reduceBias: s.p + 2113680,
             activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(280)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2179888, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(248)
-        // features.6.1.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(198), pool: pool)
-        s.profiler?.stop(249)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(281)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(199), savedMean: s.f + 1089072, savedInvStd: s.f + 1089280,
-                runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
-            s.profiler?.stop(250)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(198), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1089072, savedInvStd: s.f + 1089280,
+                runningMean: s.p + 2439888, runningVar: s.p + 2440096, workspace: s.ws, pool: pool)
+            s.profiler?.stop(282)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(198), pool: pool)
+            s.profiler?.stop(283)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1089072, savedInvStd: s.f + 1089280,
+                activation: .identity, output: s.tensor(199), pool: pool)
+            s.profiler?.stop(284)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
@@ -3896,21 +4271,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, runningMean: s.p + 2439888, runningVar: s.p + 2440096,
                 eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 1089072, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(285)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175, into: s.tensor(201),
                 random: &random)
-            s.profiler?.stop(252)
+            s.profiler?.stop(286)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(189), branch: s.tensor(199),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(287)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -3918,20 +4293,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2440304, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(254)
-        // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(200), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(255)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        s.profiler?.stop(288)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(203), savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
-                runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
-            s.profiler?.stop(256)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(200), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(202), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
+                runningMean: s.p + 2702384, runningVar: s.p + 2703632, workspace: s.ws, pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(200), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(202), pool: pool)
+            s.profiler?.stop(290)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
+                activation: .silu, output: s.tensor(203), pool: pool)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -3939,18 +4325,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
                 eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 1089488, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(292)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 1094480)
-        s.profiler?.stop(258)
+        s.profiler?.stop(293)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1094480, bias: s.f,
             activation: .identity, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(294)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3958,7 +4344,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(205), savedMean: s.f + 1091984, savedInvStd: s.f + 1093232,
                 runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(295)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -3966,7 +4352,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1091984, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(296)
         }
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3974,24 +4360,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, reduceBias: s.p + 2805968,
             activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928, savedPooled: s.tensor(207),
             savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(297)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2872176, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(263)
-        // features.6.2.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(210), pool: pool)
-        s.profiler?.stop(264)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(298)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(211), savedMean: s.f + 1156880, savedInvStd: s.f + 1157088,
-                runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
-            s.profiler?.stop(265)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(210), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1156880, savedInvStd: s.f + 1157088,
+                runningMean: s.p + 3132176, runningVar: s.p + 3132384, workspace: s.ws, pool: pool)
+            s.profiler?.stop(299)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(210), pool: pool)
+            s.profiler?.stop(300)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1156880, savedInvStd: s.f + 1157088,
+                activation: .identity, output: s.tensor(211), pool: pool)
+            s.profiler?.stop(301)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
@@ -3999,21 +4396,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, runningMean: s.p + 3132176, runningVar: s.p + 3132384,
                 eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 1156880, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(302)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348, into: s.tensor(213),
                 random: &random)
-            s.profiler?.stop(267)
+            s.profiler?.stop(303)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(200), branch: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(304)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4021,20 +4418,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3132592, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(269)
-        // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(212), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(270)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        s.profiler?.stop(305)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(215), savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
-                runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
-            s.profiler?.stop(271)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(212), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(214), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
+                runningMean: s.p + 3394672, runningVar: s.p + 3395920, workspace: s.ws, pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(212), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(214), pool: pool)
+            s.profiler?.stop(307)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
+                activation: .silu, output: s.tensor(215), pool: pool)
+            s.profiler?.stop(308)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -4042,18 +4450,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1157296, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(309)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 1162288)
-        s.profiler?.stop(273)
+        s.profiler?.stop(310)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1162288, bias: s.f,
             activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(311)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4061,7 +4469,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(217), savedMean: s.f + 1159792, savedInvStd: s.f + 1161040,
                 runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -4069,7 +4477,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1159792, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(313)
         }
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4077,24 +4485,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, reduceBias: s.p + 3498256,
             activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(314)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3564464, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(278)
-        // features.6.3.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(222), pool: pool)
-        s.profiler?.stop(279)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(315)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(223), savedMean: s.f + 1224688, savedInvStd: s.f + 1224896,
-                runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
-            s.profiler?.stop(280)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(222), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1224688, savedInvStd: s.f + 1224896,
+                runningMean: s.p + 3824464, runningVar: s.p + 3824672, workspace: s.ws, pool: pool)
+            s.profiler?.stop(316)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(222), pool: pool)
+            s.profiler?.stop(317)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1224688, savedInvStd: s.f + 1224896,
+                activation: .identity, output: s.tensor(223), pool: pool)
+            s.profiler?.stop(318)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
@@ -4102,21 +4521,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, runningMean: s.p + 3824464, runningVar: s.p + 3824672,
                 eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1224688, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(319)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784, into: s.tensor(225),
                 random: &random)
-            s.profiler?.stop(282)
+            s.profiler?.stop(320)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(212), branch: s.tensor(223),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(321)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4124,20 +4543,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3824880, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(284)
-        // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(224), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(285)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        s.profiler?.stop(322)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(227), savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
-                runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
-            s.profiler?.stop(286)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(224), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(226), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
+                runningMean: s.p + 4086960, runningVar: s.p + 4088208, workspace: s.ws, pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(224), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(226), pool: pool)
+            s.profiler?.stop(324)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
+                activation: .silu, output: s.tensor(227), pool: pool)
+            s.profiler?.stop(325)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -4145,18 +4575,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1225104, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 1230096)
-        s.profiler?.stop(288)
+        s.profiler?.stop(327)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1230096, bias: s.f,
             activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(328)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4164,7 +4594,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(229), savedMean: s.f + 1227600, savedInvStd: s.f + 1228848,
                 runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -4172,7 +4602,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1227600, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(330)
         }
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4180,24 +4610,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, reduceBias: s.p + 4190544,
             activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(331)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4256752, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(293)
-        // features.6.4.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(234), pool: pool)
-        s.profiler?.stop(294)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(332)
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(235), savedMean: s.f + 1292496, savedInvStd: s.f + 1292704,
-                runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
-            s.profiler?.stop(295)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(234), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1292496, savedInvStd: s.f + 1292704,
+                runningMean: s.p + 4516752, runningVar: s.p + 4516960, workspace: s.ws, pool: pool)
+            s.profiler?.stop(333)
+        }
+        // features.6.4.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(234), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1292496, savedInvStd: s.f + 1292704,
+                activation: .identity, output: s.tensor(235), pool: pool)
+            s.profiler?.stop(335)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 21 {
@@ -4205,21 +4646,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, runningMean: s.p + 4516752, runningVar: s.p + 4516960,
                 eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1292496, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(336)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086, into: s.tensor(237),
                 random: &random)
-            s.profiler?.stop(297)
+            s.profiler?.stop(337)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(338)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
@@ -4227,20 +4668,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4517168, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(299)
-        // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(236), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(300)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        s.profiler?.stop(339)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(239), savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
-                runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
-            s.profiler?.stop(301)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(236), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(238), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
+                runningMean: s.p + 4779248, runningVar: s.p + 4780496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(340)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(236), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(341)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
+                activation: .silu, output: s.tensor(239), pool: pool)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
@@ -4248,18 +4700,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1292912, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 1297904)
-        s.profiler?.stop(303)
+        s.profiler?.stop(344)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1297904, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(345)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4267,7 +4719,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(241), savedMean: s.f + 1295408, savedInvStd: s.f + 1296656,
                 runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(346)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
@@ -4275,7 +4727,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1295408, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(347)
         }
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4283,24 +4735,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, reduceBias: s.p + 4862864,
             activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(348)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1248][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4929072, outChannels: 352, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(308)
-        // features.7.0.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 352, activation: .identity, residual: nil, output: s.tensor(246), pool: pool)
-        s.profiler?.stop(309)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
+        s.profiler?.stop(349)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(247), savedMean: s.f + 1320368, savedInvStd: s.f + 1320720,
-                runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
-            s.profiler?.stop(310)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(246), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1320368, savedInvStd: s.f + 1320720,
+                runningMean: s.p + 5369072, runningVar: s.p + 5369424, workspace: s.ws, pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
+                output: s.tensor(246), pool: pool)
+            s.profiler?.stop(351)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1320368, savedInvStd: s.f + 1320720,
+                activation: .identity, output: s.tensor(247), pool: pool)
+            s.profiler?.stop(352)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 22 {
@@ -4308,7 +4771,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, runningMean: s.p + 5369072, runningVar: s.p + 5369424,
                 eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1320368, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(353)
         }
     }
 
@@ -4317,20 +4780,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [352][2112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5369776, outChannels: 2112, inChannels: 352, into: s.f + 2112)
-        s.profiler?.stop(312)
-        // features.7.1.block.0 expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(247), pixels: 81 &* s.n, inChannels: 352, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 2112, activation: .identity, residual: nil, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(313)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
+        s.profiler?.stop(354)
+        // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(249), savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
-                runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
-            s.profiler?.stop(314)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(247), pixels: 81 &* s.n, inChannels: 352,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 2112, output: s.tensor(248), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
+                runningMean: s.p + 6117424, runningVar: s.p + 6119536, workspace: s.ws, pool: pool)
+            s.profiler?.stop(355)
+        }
+        // features.7.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(247), pixels: 81 &* s.n, inChannels: 352,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 2112, activation: .identity, residual: nil,
+                output: s.tensor(248), pool: pool)
+            s.profiler?.stop(356)
+        }
+        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
+                activation: .silu, output: s.tensor(249), pool: pool)
+            s.profiler?.stop(357)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
@@ -4338,18 +4812,18 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
                 eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1321072, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(358)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 1329520)
-        s.profiler?.stop(316)
+        s.profiler?.stop(359)
         // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1329520, bias: s.f,
             activation: .identity, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(317)
+        s.profiler?.stop(360)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4357,7 +4831,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(251), savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(361)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
@@ -4365,7 +4839,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1325296, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(362)
         }
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
         s.profiler?.start()
@@ -4373,24 +4847,35 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, reduceBias: s.p + 6334960,
             activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912, savedPooled: s.tensor(253),
             savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(363)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2112][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6523024, outChannels: 352, inChannels: 2112, into: s.f + 2112)
-        s.profiler?.stop(321)
-        // features.7.1.block.3 project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 352, activation: .identity, residual: nil, output: s.tensor(256), pool: pool)
-        s.profiler?.stop(322)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
+        s.profiler?.stop(364)
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(257), savedMean: s.f + 1367536, savedInvStd: s.f + 1367888,
-                runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
-            s.profiler?.stop(323)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(256), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1367536, savedInvStd: s.f + 1367888,
+                runningMean: s.p + 7267152, runningVar: s.p + 7267504, workspace: s.ws, pool: pool)
+            s.profiler?.stop(365)
+        }
+        // features.7.1.block.3 frozen: project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
+                output: s.tensor(256), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1367536, savedInvStd: s.f + 1367888,
+                activation: .identity, output: s.tensor(257), pool: pool)
+            s.profiler?.stop(367)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 23 {
@@ -4398,21 +4883,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, runningMean: s.p + 7267152, runningVar: s.p + 7267504,
                 eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1367536, pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(368)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696, into: s.tensor(259),
                 random: &random)
-            s.profiler?.stop(325)
+            s.profiler?.stop(369)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(247), branch: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(258), pool: pool)
-        s.profiler?.stop(326)
+        s.profiler?.stop(370)
     }
 
     /// features.8 forward: head: conv 1x1 352 -> 1408
@@ -4420,20 +4905,31 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [352][1408]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7267856, outChannels: 1408, inChannels: 352, into: s.f + 2112)
-        s.profiler?.stop(327)
-        // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(258), pixels: 81 &* s.n, inChannels: 352, inputMajorWeights: s.f + 2112,
-            bias: s.f, outChannels: 1408, activation: .identity, residual: nil, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(328)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 9, 9, 1408]
+        s.profiler?.stop(371)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
-                gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(261), savedMean: s.f + 1368240, savedInvStd: s.f + 1369648,
-                runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
-            s.profiler?.stop(329)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(258), pixels: 81 &* s.n, inChannels: 352,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1408, output: s.tensor(260), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1368240, savedInvStd: s.f + 1369648,
+                runningMean: s.p + 7766288, runningVar: s.p + 7767696, workspace: s.ws, pool: pool)
+            s.profiler?.stop(372)
+        }
+        // features.8 frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(258), pixels: 81 &* s.n, inChannels: 352,
+                inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1408, activation: .identity, residual: nil,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(373)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1408]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
+                gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1368240, savedInvStd: s.f + 1369648,
+                activation: .silu, output: s.tensor(261), pool: pool)
+            s.profiler?.stop(374)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks > 24 {
@@ -4441,7 +4937,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, runningMean: s.p + 7766288, runningVar: s.p + 7767696,
                 eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1368240, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(375)
         }
     }
 
@@ -4451,26 +4947,26 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(261), batch: s.n, pixels: 81, channels: 1408, output: s.tensor(262),
             pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(376)
         // dropout p=0.3 (when options.dropout) on [n, 1408]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(262), output: s.tensor(264), count: 1408 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(263), random: &random)
-        s.profiler?.stop(332)
+        s.profiler?.stop(377)
         // classifier.1 linear, [n, 1408] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(264), batch: s.n, inFeatures: 1408, weights: s.p + 7769104, bias: s.p + 9177104,
             outFeatures: 1000, output: s.tensor(265), pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(378)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(265), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(266))
-        s.profiler?.stop(334)
+        s.profiler?.stop(379)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(265), count: 1000 &* s.n)
-        s.profiler?.stop(335)
+        s.profiler?.stop(380)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1408 -> 1000 classes
@@ -4480,17 +4976,17 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(266), input: s.tensor(264), weights: s.p + 7769104,
             batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.tensor(267), gradWeights: s.g + 7769104,
             gradBias: s.g + 9177104, pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(381)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(267), mask: s.tensor(263), count: 1408 &* s.n,
             gradInput: s.tensor(268))
-        s.profiler?.stop(337)
+        s.profiler?.stop(382)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(268), batch: s.n, pixels: 81, channels: 1408,
             gradInput: s.tensor(269), pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(383)
     }
 
     /// features.8 backward: head: conv 1x1 352 -> 1408
@@ -4501,13 +4997,13 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1368240,
             savedInvStd: s.f + 1369648, activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 7763472,
             gradBeta: s.g + 7764880, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(384)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 7267856,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1408, gradInput: s.tensor(270),
             gradWeights: s.g + 7267856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(340)
+        s.profiler?.stop(385)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
@@ -4517,21 +5013,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(270),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(271), pool: pool)
-        s.profiler?.stop(341)
+        s.profiler?.stop(386)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 81 &* s.n,
             channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1367536,
             savedInvStd: s.f + 1367888, activation: .identity, gradInput: s.tensor(271), gradGamma: s.g + 7266448,
             gradBeta: s.g + 7266800, pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(387)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 activation: .silu, output: s.tensor(274), pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(388)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -4539,21 +5035,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
                 eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1325296, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(389)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 81,
                 channels: 2112, output: s.tensor(273), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(390)
         }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 6523024,
             pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
             gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(391)
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(272), input: s.tensor(274), batch: s.n, pixels: 81,
@@ -4562,21 +5058,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(255), gradInput: s.tensor(275), gradReduceWeights: s.g + 6149104,
             gradReduceBias: s.g + 6334960, gradExpandWeights: s.g + 6335056, gradExpandBias: s.g + 6520912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(392)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 81 &* s.n,
             channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1325296,
             savedInvStd: s.f + 1327408, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 6140656,
             gradBeta: s.g + 6142768, pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(393)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
                 activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(394)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -4584,39 +5080,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1321072, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(395)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1348528, count: 19008)
-        s.profiler?.stop(351)
+        s.profiler?.stop(396)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 9,
             width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1329520, gradInput: s.tensor(276), gradWeights: s.f + 1348528, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(397)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1348528, channels: 2112, kernel: 3, into: s.g + 6121648)
-        s.profiler?.stop(353)
+        s.profiler?.stop(398)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 81 &* s.n,
             channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1321072,
             savedInvStd: s.f + 1323184, activation: .silu, gradInput: s.tensor(276), gradGamma: s.g + 6113200,
             gradBeta: s.g + 6115312, pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(399)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 5369776,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(278),
             gradWeights: s.g + 5369776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(355)
+        s.profiler?.stop(400)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(278), s.tensor(270), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(401)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
@@ -4627,14 +5123,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1320368,
             savedInvStd: s.f + 1320720, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 5368368,
             gradBeta: s.g + 5368720, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(402)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1295408, savedInvStd: s.f + 1296656,
                 activation: .silu, output: s.tensor(281), pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(403)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -4642,21 +5138,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
                 eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1295408, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(281), savedScale: s.tensor(245), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(405)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4929072,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(279),
             gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(406)
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(279), input: s.tensor(281), batch: s.n, pixels: 81,
@@ -4665,21 +5161,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(245), gradInput: s.tensor(282), gradReduceWeights: s.g + 4797968,
             gradReduceBias: s.g + 4862864, gradExpandWeights: s.g + 4862928, gradExpandBias: s.g + 4927824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(407)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1295408,
             savedInvStd: s.f + 1296656, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4792976,
             gradBeta: s.g + 4794224, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(408)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
                 activation: .silu, output: s.tensor(284), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(409)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -4687,35 +5183,35 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
                 eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1292912, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(410)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1309136, count: 11232)
-        s.profiler?.stop(366)
+        s.profiler?.stop(411)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1297904, gradInput: s.tensor(283), gradWeights: s.f + 1309136, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(412)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1309136, channels: 1248, kernel: 3, into: s.g + 4781744)
-        s.profiler?.stop(368)
+        s.profiler?.stop(413)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1292912,
             savedInvStd: s.f + 1294160, activation: .silu, gradInput: s.tensor(283), gradGamma: s.g + 4776752,
             gradBeta: s.g + 4778000, pool: pool)
-        s.profiler?.stop(369)
+        s.profiler?.stop(414)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 4517168,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(285),
             gradWeights: s.g + 4517168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(415)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4725,21 +5221,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(285),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(286), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(416)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1292496,
             savedInvStd: s.f + 1292704, activation: .identity, gradInput: s.tensor(286), gradGamma: s.g + 4516336,
             gradBeta: s.g + 4516544, pool: pool)
-        s.profiler?.stop(372)
+        s.profiler?.stop(417)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1227600, savedInvStd: s.f + 1228848,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -4747,21 +5243,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1227600, pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(289), savedScale: s.tensor(233), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(420)
         }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 4256752,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(287),
             gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(421)
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(287), input: s.tensor(289), batch: s.n, pixels: 81,
@@ -4770,21 +5266,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(233), gradInput: s.tensor(290), gradReduceWeights: s.g + 4125648,
             gradReduceBias: s.g + 4190544, gradExpandWeights: s.g + 4190608, gradExpandBias: s.g + 4255504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(422)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1227600,
             savedInvStd: s.f + 1228848, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 4120656,
             gradBeta: s.g + 4121904, pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(423)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
                 activation: .silu, output: s.tensor(292), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(424)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -4792,39 +5288,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
                 eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1225104, pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(425)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1261296, count: 31200)
-        s.profiler?.stop(381)
+        s.profiler?.stop(426)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1230096, gradInput: s.tensor(291), gradWeights: s.f + 1261296, pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(427)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1261296, channels: 1248, kernel: 5, into: s.g + 4089456)
-        s.profiler?.stop(383)
+        s.profiler?.stop(428)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1225104,
             savedInvStd: s.f + 1226352, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 4084464,
             gradBeta: s.g + 4085712, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(429)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3824880,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(293),
             gradWeights: s.g + 3824880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(430)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(293), s.tensor(285), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(431)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4834,21 +5330,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(293),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(294), pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(432)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1224688,
             savedInvStd: s.f + 1224896, activation: .identity, gradInput: s.tensor(294), gradGamma: s.g + 3824048,
             gradBeta: s.g + 3824256, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(433)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1159792, savedInvStd: s.f + 1161040,
                 activation: .silu, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(434)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4856,21 +5352,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
                 eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1159792, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(435)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(297), savedScale: s.tensor(221), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(296), pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(436)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3564464,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(295),
             gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(437)
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(295), input: s.tensor(297), batch: s.n, pixels: 81,
@@ -4879,21 +5375,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(221), gradInput: s.tensor(298), gradReduceWeights: s.g + 3433360,
             gradReduceBias: s.g + 3498256, gradExpandWeights: s.g + 3498320, gradExpandBias: s.g + 3563216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(438)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1159792,
             savedInvStd: s.f + 1161040, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 3428368,
             gradBeta: s.g + 3429616, pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(439)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
                 activation: .silu, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(440)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4901,39 +5397,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
                 eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 1157296, pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(441)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1193488, count: 31200)
-        s.profiler?.stop(397)
+        s.profiler?.stop(442)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1162288, gradInput: s.tensor(299), gradWeights: s.f + 1193488, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(443)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1193488, channels: 1248, kernel: 5, into: s.g + 3397168)
-        s.profiler?.stop(399)
+        s.profiler?.stop(444)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1157296,
             savedInvStd: s.f + 1158544, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 3392176,
             gradBeta: s.g + 3393424, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(445)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 3132592,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(301),
             gradWeights: s.g + 3132592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(446)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(301), s.tensor(293), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(447)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4943,21 +5439,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(301),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(302), pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(448)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1156880,
             savedInvStd: s.f + 1157088, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 3131760,
             gradBeta: s.g + 3131968, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(449)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1091984, savedInvStd: s.f + 1093232,
                 activation: .silu, output: s.tensor(305), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(450)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4965,21 +5461,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
                 eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 1091984, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(451)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(209), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(452)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2872176,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(303),
             gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(453)
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n, pixels: 81,
@@ -4988,21 +5484,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(209), gradInput: s.tensor(306), gradReduceWeights: s.g + 2741072,
             gradReduceBias: s.g + 2805968, gradExpandWeights: s.g + 2806032, gradExpandBias: s.g + 2870928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(454)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1091984,
             savedInvStd: s.f + 1093232, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2736080,
             gradBeta: s.g + 2737328, pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(455)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
                 activation: .silu, output: s.tensor(308), pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(456)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5010,39 +5506,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
                 eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 1089488, pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(457)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1125680, count: 31200)
-        s.profiler?.stop(413)
+        s.profiler?.stop(458)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1094480, gradInput: s.tensor(307), gradWeights: s.f + 1125680, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(459)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1125680, channels: 1248, kernel: 5, into: s.g + 2704880)
-        s.profiler?.stop(415)
+        s.profiler?.stop(460)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1089488,
             savedInvStd: s.f + 1090736, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 2699888,
             gradBeta: s.g + 2701136, pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(461)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2440304,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(309),
             gradWeights: s.g + 2440304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(462)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(309), s.tensor(301), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(418)
+        s.profiler?.stop(463)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -5052,21 +5548,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(310), pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(464)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1089072,
             savedInvStd: s.f + 1089280, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 2439472,
             gradBeta: s.g + 2439680, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(465)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1024176, savedInvStd: s.f + 1025424,
                 activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(466)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5074,21 +5570,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
                 eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1024176, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(467)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(313), savedScale: s.tensor(197), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(468)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 2179888,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(311),
             gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(469)
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, pixels: 81,
@@ -5097,21 +5593,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(197), gradInput: s.tensor(314), gradReduceWeights: s.g + 2048784,
             gradReduceBias: s.g + 2113680, gradExpandWeights: s.g + 2113744, gradExpandBias: s.g + 2178640,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(470)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1024176,
             savedInvStd: s.f + 1025424, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 2043792,
             gradBeta: s.g + 2045040, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(471)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
                 activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(472)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5119,39 +5615,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
                 eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 1021680, pool: pool)
-            s.profiler?.stop(428)
+            s.profiler?.stop(473)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1057872, count: 31200)
-        s.profiler?.stop(429)
+        s.profiler?.stop(474)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1026672, gradInput: s.tensor(315), gradWeights: s.f + 1057872, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(475)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1057872, channels: 1248, kernel: 5, into: s.g + 2012592)
-        s.profiler?.stop(431)
+        s.profiler?.stop(476)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1021680,
             savedInvStd: s.f + 1022928, activation: .silu, gradInput: s.tensor(315), gradGamma: s.g + 2007600,
             gradBeta: s.g + 2008848, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(477)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1748016,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(317),
             gradWeights: s.g + 1748016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(478)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(317), s.tensor(309), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(479)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
@@ -5162,14 +5658,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1021264,
             savedInvStd: s.f + 1021472, activation: .identity, gradInput: s.tensor(317), gradGamma: s.g + 1747184,
             gradBeta: s.g + 1747392, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(480)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 983824, savedInvStd: s.f + 984544,
                 activation: .silu, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(481)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5177,21 +5673,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
                 eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 983824, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(482)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(320), savedScale: s.tensor(187), batch: s.n, pixels: 81,
                 channels: 720, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(438)
+            s.profiler?.stop(483)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1597424,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(318), gradWeights: s.g + 1597424,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(484)
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, pixels: 81,
@@ -5200,21 +5696,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(187), gradInput: s.tensor(321), gradReduceWeights: s.g + 1553472,
             gradReduceBias: s.g + 1575072, gradExpandWeights: s.g + 1575104, gradExpandBias: s.g + 1596704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(485)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 81 &* s.n,
             channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 983824,
             savedInvStd: s.f + 984544, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1550592,
             gradBeta: s.g + 1551312, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(486)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 982384, savedInvStd: s.f + 983104,
                 activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(487)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5222,35 +5718,35 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 982384, pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(488)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1003264, count: 18000)
-        s.profiler?.stop(444)
+        s.profiler?.stop(489)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 985264, gradInput: s.tensor(322), gradWeights: s.f + 1003264, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(490)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1003264, channels: 720, kernel: 5, into: s.g + 1532592)
-        s.profiler?.stop(446)
+        s.profiler?.stop(491)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(180),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 982384,
             savedInvStd: s.f + 983104, activation: .silu, gradInput: s.tensor(322), gradGamma: s.g + 1529712,
             gradBeta: s.g + 1530432, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(492)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1443312,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
             gradWeights: s.g + 1443312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(493)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -5260,21 +5756,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(325), pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(494)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(176),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 982144,
             savedInvStd: s.f + 982264, activation: .identity, gradInput: s.tensor(325), gradGamma: s.g + 1442800,
             gradBeta: s.g + 1442928, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(495)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 944704, savedInvStd: s.f + 945424,
                 activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(496)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5282,21 +5778,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
                 eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 944704, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(497)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(175), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(498)
         }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1356400,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
             gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(499)
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, pixels: 324,
@@ -5305,21 +5801,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(175), gradInput: s.tensor(329), gradReduceWeights: s.g + 1312448,
             gradReduceBias: s.g + 1334048, gradExpandWeights: s.g + 1334080, gradExpandBias: s.g + 1355680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(500)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 944704,
             savedInvStd: s.f + 945424, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1309568,
             gradBeta: s.g + 1310288, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(501)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 943264, savedInvStd: s.f + 943984,
                 activation: .silu, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(502)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5327,39 +5823,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
                 eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 943264, pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(503)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 964144, count: 18000)
-        s.profiler?.stop(459)
+        s.profiler?.stop(504)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 946144, gradInput: s.tensor(330), gradWeights: s.f + 964144, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(505)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 964144, channels: 720, kernel: 5, into: s.g + 1291568)
-        s.profiler?.stop(461)
+        s.profiler?.stop(506)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(168),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 943264,
             savedInvStd: s.f + 943984, activation: .silu, gradInput: s.tensor(330), gradGamma: s.g + 1288688,
             gradBeta: s.g + 1289408, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(507)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1202288,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(332),
             gradWeights: s.g + 1202288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(508)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(332), s.tensor(324), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(509)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -5369,21 +5865,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(332),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(333), pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(510)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(164),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 943024,
             savedInvStd: s.f + 943144, activation: .identity, gradInput: s.tensor(333), gradGamma: s.g + 1201776,
             gradBeta: s.g + 1201904, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(511)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 905584, savedInvStd: s.f + 906304,
                 activation: .silu, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(512)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5391,21 +5887,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
                 eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 905584, pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(513)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(336), savedScale: s.tensor(163), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(514)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 1115376,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(334),
             gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(515)
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, pixels: 324,
@@ -5414,21 +5910,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(163), gradInput: s.tensor(337), gradReduceWeights: s.g + 1071424,
             gradReduceBias: s.g + 1093024, gradExpandWeights: s.g + 1093056, gradExpandBias: s.g + 1114656,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(516)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 905584,
             savedInvStd: s.f + 906304, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 1068544,
             gradBeta: s.g + 1069264, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(517)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 904144, savedInvStd: s.f + 904864,
                 activation: .silu, output: s.tensor(339), pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(518)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5436,39 +5932,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
                 eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 904144, pool: pool)
-            s.profiler?.stop(474)
+            s.profiler?.stop(519)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 925024, count: 18000)
-        s.profiler?.stop(475)
+        s.profiler?.stop(520)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 907024, gradInput: s.tensor(338), gradWeights: s.f + 925024, pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(521)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 925024, channels: 720, kernel: 5, into: s.g + 1050544)
-        s.profiler?.stop(477)
+        s.profiler?.stop(522)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(156),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 904144,
             savedInvStd: s.f + 904864, activation: .silu, gradInput: s.tensor(338), gradGamma: s.g + 1047664,
             gradBeta: s.g + 1048384, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(523)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 961264,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(340), gradWeights: s.g + 961264,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(524)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(340), s.tensor(332), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(525)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -5478,21 +5974,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(341), pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(526)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(341), input: s.tensor(152),
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 903904,
             savedInvStd: s.f + 904024, activation: .identity, gradInput: s.tensor(341), gradGamma: s.g + 960752,
             gradBeta: s.g + 960880, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(527)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 866464, savedInvStd: s.f + 867184,
                 activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(528)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -5500,21 +5996,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
                 eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 866464, pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(529)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(151), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(530)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 874352,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(342), gradWeights: s.g + 874352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(531)
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, pixels: 324,
@@ -5523,21 +6019,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(151), gradInput: s.tensor(345), gradReduceWeights: s.g + 830400,
             gradReduceBias: s.g + 852000, gradExpandWeights: s.g + 852032, gradExpandBias: s.g + 873632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(532)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 866464,
             savedInvStd: s.f + 867184, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 827520,
             gradBeta: s.g + 828240, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(533)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 865024, savedInvStd: s.f + 865744,
                 activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(534)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -5545,39 +6041,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
                 eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 865024, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(535)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 885904, count: 18000)
-        s.profiler?.stop(491)
+        s.profiler?.stop(536)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 867904, gradInput: s.tensor(346), gradWeights: s.f + 885904, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(537)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 885904, channels: 720, kernel: 5, into: s.g + 809520)
-        s.profiler?.stop(493)
+        s.profiler?.stop(538)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(144),
             pixels: 324 &* s.n, channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 865024,
             savedInvStd: s.f + 865744, activation: .silu, gradInput: s.tensor(346), gradGamma: s.g + 806640,
             gradBeta: s.g + 807360, pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(539)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 720240,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(348), gradWeights: s.g + 720240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(540)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(348), s.tensor(340), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(541)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
@@ -5588,14 +6084,14 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 864784,
             savedInvStd: s.f + 864904, activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 719728,
             gradBeta: s.g + 719856, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(542)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 837328, savedInvStd: s.f + 837856,
                 activation: .silu, output: s.tensor(351), pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(543)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -5603,21 +6099,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
                 eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 837328, pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(544)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(141), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(545)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 656368,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(349), gradWeights: s.g + 656368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(546)
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(349), input: s.tensor(351), batch: s.n, pixels: 324,
@@ -5626,21 +6122,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(141), gradInput: s.tensor(352), gradReduceWeights: s.g + 632576,
             gradReduceBias: s.g + 644192, gradExpandWeights: s.g + 644224, gradExpandBias: s.g + 655840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(547)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 837328,
             savedInvStd: s.f + 837856, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 630464,
             gradBeta: s.g + 630992, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(548)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 836272, savedInvStd: s.f + 836800,
                 activation: .silu, output: s.tensor(354), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(549)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -5648,35 +6144,35 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
                 eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 836272, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(550)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 851584, count: 13200)
-        s.profiler?.stop(506)
+        s.profiler?.stop(551)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 838384, gradInput: s.tensor(353), gradWeights: s.f + 851584, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(552)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 851584, channels: 528, kernel: 5, into: s.g + 617264)
-        s.profiler?.stop(508)
+        s.profiler?.stop(553)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(134),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 836272,
             savedInvStd: s.f + 836800, activation: .silu, gradInput: s.tensor(353), gradGamma: s.g + 615152,
             gradBeta: s.g + 615680, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(554)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 568688,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(355), gradWeights: s.g + 568688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(555)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -5686,21 +6182,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(355),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(356), pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(556)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(130),
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 836096,
             savedInvStd: s.f + 836184, activation: .identity, gradInput: s.tensor(356), gradGamma: s.g + 568304,
             gradBeta: s.g + 568400, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(557)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 825536, savedInvStd: s.f + 826064,
                 activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(558)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -5708,21 +6204,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
                 eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 825536, pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(559)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(359), savedScale: s.tensor(129), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(358), pool: pool)
-            s.profiler?.stop(515)
+            s.profiler?.stop(560)
         }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 521840,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(357), gradWeights: s.g + 521840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(561)
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(357), input: s.tensor(359), batch: s.n, pixels: 324,
@@ -5731,21 +6227,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(360), gradReduceWeights: s.g + 498048,
             gradReduceBias: s.g + 509664, gradExpandWeights: s.g + 509696, gradExpandBias: s.g + 521312,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(562)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 825536,
             savedInvStd: s.f + 826064, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 495936,
             gradBeta: s.g + 496464, pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(563)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 824480, savedInvStd: s.f + 825008,
                 activation: .silu, output: s.tensor(362), pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(564)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -5753,39 +6249,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
                 eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 824480, pool: pool)
-            s.profiler?.stop(520)
+            s.profiler?.stop(565)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 831344, count: 4752)
-        s.profiler?.stop(521)
+        s.profiler?.stop(566)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 826592, gradInput: s.tensor(361), gradWeights: s.f + 831344, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(567)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 831344, channels: 528, kernel: 3, into: s.g + 491184)
-        s.profiler?.stop(523)
+        s.profiler?.stop(568)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(122),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 824480,
             savedInvStd: s.f + 825008, activation: .silu, gradInput: s.tensor(361), gradGamma: s.g + 489072,
             gradBeta: s.g + 489600, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(569)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 442608,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(363), gradWeights: s.g + 442608,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(570)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(363), s.tensor(355), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(571)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -5795,21 +6291,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(363),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(364), pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(572)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(364), input: s.tensor(118),
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 824304,
             savedInvStd: s.f + 824392, activation: .identity, gradInput: s.tensor(364), gradGamma: s.g + 442224,
             gradBeta: s.g + 442320, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(573)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 813744, savedInvStd: s.f + 814272,
                 activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(574)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -5817,21 +6313,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
                 eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 813744, pool: pool)
-            s.profiler?.stop(530)
+            s.profiler?.stop(575)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(367), savedScale: s.tensor(117), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(366), pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(576)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 395760,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(365), gradWeights: s.g + 395760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(577)
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, pixels: 324,
@@ -5840,21 +6336,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(368), gradReduceWeights: s.g + 371968,
             gradReduceBias: s.g + 383584, gradExpandWeights: s.g + 383616, gradExpandBias: s.g + 395232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(578)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 813744,
             savedInvStd: s.f + 814272, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 369856,
             gradBeta: s.g + 370384, pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(579)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 812688, savedInvStd: s.f + 813216,
                 activation: .silu, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(580)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -5862,39 +6358,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
                 eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 812688, pool: pool)
-            s.profiler?.stop(536)
+            s.profiler?.stop(581)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 819552, count: 4752)
-        s.profiler?.stop(537)
+        s.profiler?.stop(582)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 814800, gradInput: s.tensor(369), gradWeights: s.f + 819552, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(583)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 819552, channels: 528, kernel: 3, into: s.g + 365104)
-        s.profiler?.stop(539)
+        s.profiler?.stop(584)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(110),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 812688,
             savedInvStd: s.f + 813216, activation: .silu, gradInput: s.tensor(369), gradGamma: s.g + 362992,
             gradBeta: s.g + 363520, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(585)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 316528,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(371), gradWeights: s.g + 316528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(586)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(371), s.tensor(363), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(587)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -5904,21 +6400,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(372), pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(588)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(106),
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 812512,
             savedInvStd: s.f + 812600, activation: .identity, gradInput: s.tensor(372), gradGamma: s.g + 316144,
             gradBeta: s.g + 316240, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(589)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 801952, savedInvStd: s.f + 802480,
                 activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(590)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -5926,21 +6422,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
                 eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 801952, pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(591)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(105), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(374), pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(592)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 269680,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(373), gradWeights: s.g + 269680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(548)
+        s.profiler?.stop(593)
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, pixels: 324,
@@ -5949,21 +6445,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(105), gradInput: s.tensor(376), gradReduceWeights: s.g + 245888,
             gradReduceBias: s.g + 257504, gradExpandWeights: s.g + 257536, gradExpandBias: s.g + 269152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(594)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
             pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 801952,
             savedInvStd: s.f + 802480, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 243776,
             gradBeta: s.g + 244304, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(595)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
                 beta: s.p + 237440, savedMean: s.f + 800896, savedInvStd: s.f + 801424, activation: .silu,
                 output: s.tensor(378), pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(596)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -5971,38 +6467,38 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
                 eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 800896, pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(597)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 807760, count: 4752)
-        s.profiler?.stop(553)
+        s.profiler?.stop(598)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 803008, gradInput: s.tensor(377), gradWeights: s.f + 807760, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(599)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 807760, channels: 528, kernel: 3, into: s.g + 239024)
-        s.profiler?.stop(555)
+        s.profiler?.stop(600)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 800896, savedInvStd: s.f + 801424,
             activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 236912, gradBeta: s.g + 237440, pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(601)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 190448,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(379), gradWeights: s.g + 190448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(602)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(379), s.tensor(371), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(603)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
@@ -6013,14 +6509,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 800720, savedInvStd: s.f + 800808,
             activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 190064, gradBeta: s.g + 190160,
             pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(604)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
                 beta: s.p + 156640, savedMean: s.f + 794960, savedInvStd: s.f + 795248, activation: .silu,
                 output: s.tensor(382), pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(605)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6028,21 +6524,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
                 eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 794960, pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(606)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(95), batch: s.n, pixels: 324,
                 channels: 288, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(607)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 164720,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(380), gradWeights: s.g + 164720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(608)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 324,
@@ -6051,20 +6547,20 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(383), gradReduceWeights: s.g + 157504,
             gradReduceBias: s.g + 160960, gradExpandWeights: s.g + 160976, gradExpandBias: s.g + 164432,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(609)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 324 &* s.n,
             channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 794960, savedInvStd: s.f + 795248,
             activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 156352, gradBeta: s.g + 156640, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(610)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 794384, savedInvStd: s.f + 794672,
                 activation: .silu, output: s.tensor(385), pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(611)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6072,35 +6568,35 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
                 eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 794384, pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(612)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 798128, count: 2592)
-        s.profiler?.stop(568)
+        s.profiler?.stop(613)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 795536, gradInput: s.tensor(384), gradWeights: s.f + 798128, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(614)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 798128, channels: 288, kernel: 3, into: s.g + 153760)
-        s.profiler?.stop(570)
+        s.profiler?.stop(615)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(88),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 794384,
             savedInvStd: s.f + 794672, activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 152608,
             gradBeta: s.g + 152896, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(616)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 138784,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(386), gradWeights: s.g + 138784,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(617)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -6110,21 +6606,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(386),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 62208, gradBranch: s.tensor(387), pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(618)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(387), input: s.tensor(84),
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 794288,
             savedInvStd: s.f + 794336, activation: .identity, gradInput: s.tensor(387), gradGamma: s.g + 138592,
             gradBeta: s.g + 138640, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(619)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 779312, savedInvStd: s.f + 779600,
                 activation: .silu, output: s.tensor(390), pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(620)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6132,21 +6628,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
                 eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 779312, pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(621)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(390), savedScale: s.tensor(83), batch: s.n,
                 pixels: 1296, channels: 288, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(622)
         }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 124768,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(388), gradWeights: s.g + 124768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(623)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(388), input: s.tensor(390), batch: s.n,
@@ -6155,21 +6651,21 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(391), gradReduceWeights: s.g + 117552,
             gradReduceBias: s.g + 121008, gradExpandWeights: s.g + 121024, gradExpandBias: s.g + 124480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(624)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 779312,
             savedInvStd: s.f + 779600, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 116400,
             gradBeta: s.g + 116688, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(625)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 778736, savedInvStd: s.f + 779024,
                 activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(626)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6177,39 +6673,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
                 eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 778736, pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(627)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 787088, count: 7200)
-        s.profiler?.stop(583)
+        s.profiler?.stop(628)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: s.f + 779888, gradInput: s.tensor(392), gradWeights: s.f + 787088, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(629)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 787088, channels: 288, kernel: 5, into: s.g + 109200)
-        s.profiler?.stop(585)
+        s.profiler?.stop(630)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(392), input: s.tensor(76),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 778736,
             savedInvStd: s.f + 779024, activation: .silu, gradInput: s.tensor(392), gradGamma: s.g + 108048,
             gradBeta: s.g + 108336, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(631)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 94224,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(394), gradWeights: s.g + 94224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(632)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(394), s.tensor(386), count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(633)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -6219,21 +6715,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 62208, gradBranch: s.tensor(395), pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(634)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(72),
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 778640,
             savedInvStd: s.f + 778688, activation: .identity, gradInput: s.tensor(395), gradGamma: s.g + 94032,
             gradBeta: s.g + 94080, pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(635)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
                 beta: s.p + 72128, savedMean: s.f + 763664, savedInvStd: s.f + 763952, activation: .silu,
                 output: s.tensor(398), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(636)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6241,21 +6737,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
                 activation: .silu, output: s.tensor(398), scratch: s.f + 763664, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(637)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(71), batch: s.n,
                 pixels: 1296, channels: 288, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(638)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 80208,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(396), gradWeights: s.g + 80208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(639)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(396), input: s.tensor(398), batch: s.n,
@@ -6263,21 +6759,21 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 76464, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
             gradInput: s.tensor(399), gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448,
             gradExpandWeights: s.g + 76464, gradExpandBias: s.g + 79920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(640)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 763664,
             savedInvStd: s.f + 763952, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 71840,
             gradBeta: s.g + 72128, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(641)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
                 beta: s.p + 63776, savedMean: s.f + 763088, savedInvStd: s.f + 763376, activation: .silu,
                 output: s.tensor(401), pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(642)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6285,39 +6781,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
                 activation: .silu, output: s.tensor(401), scratch: s.f + 763088, pool: pool)
-            s.profiler?.stop(598)
+            s.profiler?.stop(643)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 771440, count: 7200)
-        s.profiler?.stop(599)
+        s.profiler?.stop(644)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: s.f + 764240, gradInput: s.tensor(400), gradWeights: s.f + 771440, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(645)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 771440, channels: 288, kernel: 5, into: s.g + 64640)
-        s.profiler?.stop(601)
+        s.profiler?.stop(646)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(64),
             pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 763088,
             savedInvStd: s.f + 763376, activation: .silu, gradInput: s.tensor(400), gradGamma: s.g + 63488,
             gradBeta: s.g + 63776, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(647)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 49664,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(402), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(648)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(402), s.tensor(394), count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(649)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
@@ -6328,14 +6824,14 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 762992,
             savedInvStd: s.f + 763040, activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 49472,
             gradBeta: s.g + 49520, pool: pool)
-        s.profiler?.stop(605)
+        s.profiler?.stop(650)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 755504, savedInvStd: s.f + 755648, activation: .silu,
                 output: s.tensor(405), pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(651)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6343,21 +6839,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(405), scratch: s.f + 755504, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(652)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(61), batch: s.n,
                 pixels: 1296, channels: 144, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(653)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
             pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(403), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(654)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n,
@@ -6365,21 +6861,21 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 41552, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
             gradInput: s.tensor(406), gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536,
             gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(655)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56),
             pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 755504,
             savedInvStd: s.f + 755648, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(656)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
                 beta: s.p + 36064, savedMean: s.f + 755216, savedInvStd: s.f + 755360, activation: .silu,
                 output: s.tensor(408), pool: pool)
-            s.profiler?.stop(612)
+            s.profiler?.stop(657)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6387,35 +6883,35 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(408), scratch: s.f + 755216, pool: pool)
-            s.profiler?.stop(613)
+            s.profiler?.stop(658)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 759392, count: 3600)
-        s.profiler?.stop(614)
+        s.profiler?.stop(659)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: s.f + 755792, gradInput: s.tensor(407), gradWeights: s.f + 759392, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(660)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 759392, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(616)
+        s.profiler?.stop(661)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(54),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 755216,
             savedInvStd: s.f + 755360, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 35920,
             gradBeta: s.g + 36064, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(662)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(663)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -6425,21 +6921,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 124416, gradBranch: s.tensor(410), pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(664)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(50),
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 755168,
             savedInvStd: s.f + 755192, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 32336,
             gradBeta: s.g + 32368, pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(665)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 752288, savedInvStd: s.f + 752432, activation: .silu,
                 output: s.tensor(413), pool: pool)
-            s.profiler?.stop(621)
+            s.profiler?.stop(666)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6447,21 +6943,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(413), scratch: s.f + 752288, pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(667)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(49), batch: s.n,
                 pixels: 5184, channels: 144, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(623)
+            s.profiler?.stop(668)
         }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(669)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n,
@@ -6469,21 +6965,21 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 27872, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
             gradInput: s.tensor(414), gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856,
             gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(670)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 752288,
             savedInvStd: s.f + 752432, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(671)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
                 beta: s.p + 24688, savedMean: s.f + 752000, savedInvStd: s.f + 752144, activation: .silu,
                 output: s.tensor(416), pool: pool)
-            s.profiler?.stop(627)
+            s.profiler?.stop(672)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6491,39 +6987,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(416), scratch: s.f + 752000, pool: pool)
-            s.profiler?.stop(628)
+            s.profiler?.stop(673)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 753872, count: 1296)
-        s.profiler?.stop(629)
+        s.profiler?.stop(674)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: s.f + 752576, gradInput: s.tensor(415), gradWeights: s.f + 753872, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(675)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 753872, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(631)
+        s.profiler?.stop(676)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(42),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 752000,
             savedInvStd: s.f + 752144, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 24544,
             gradBeta: s.g + 24688, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(677)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(678)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(634)
+        s.profiler?.stop(679)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -6533,21 +7029,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 124416, gradBranch: s.tensor(418), pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(680)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(38),
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 751952,
             savedInvStd: s.f + 751976, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 20960,
             gradBeta: s.g + 20992, pool: pool)
-        s.profiler?.stop(636)
+        s.profiler?.stop(681)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 749072, savedInvStd: s.f + 749216, activation: .silu,
                 output: s.tensor(421), pool: pool)
-            s.profiler?.stop(637)
+            s.profiler?.stop(682)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6555,21 +7051,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(421), scratch: s.f + 749072, pool: pool)
-            s.profiler?.stop(638)
+            s.profiler?.stop(683)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(37), batch: s.n,
                 pixels: 5184, channels: 144, output: s.tensor(420), pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(684)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(685)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n,
@@ -6577,21 +7073,21 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 16496, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(422), gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480,
             gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(686)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 749072,
             savedInvStd: s.f + 749216, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(687)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
                 beta: s.p + 13312, savedMean: s.f + 748784, savedInvStd: s.f + 748928, activation: .silu,
                 output: s.tensor(424), pool: pool)
-            s.profiler?.stop(643)
+            s.profiler?.stop(688)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6599,39 +7095,39 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(424), scratch: s.f + 748784, pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(689)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750656, count: 1296)
-        s.profiler?.stop(645)
+        s.profiler?.stop(690)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: s.f + 749360, gradInput: s.tensor(423), gradWeights: s.f + 750656, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(691)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 750656, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(647)
+        s.profiler?.stop(692)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(30),
             pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 748784,
             savedInvStd: s.f + 748928, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 13168,
             gradBeta: s.g + 13312, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(693)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(694)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(695)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
@@ -6642,14 +7138,14 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 748736,
             savedInvStd: s.f + 748760, activation: .identity, gradInput: s.tensor(425), gradGamma: s.g + 9584,
             gradBeta: s.g + 9616, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(696)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 746816, savedInvStd: s.f + 746912, activation: .silu,
                 output: s.tensor(428), pool: pool)
-            s.profiler?.stop(652)
+            s.profiler?.stop(697)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -6657,21 +7153,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(428), scratch: s.f + 746816, pool: pool)
-            s.profiler?.stop(653)
+            s.profiler?.stop(698)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(428), savedScale: s.tensor(27), batch: s.n,
                 pixels: 5184, channels: 96, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(699)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
             pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(700)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(426), input: s.tensor(428), batch: s.n,
@@ -6679,21 +7175,21 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 6800, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradInput: s.tensor(429), gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784,
             gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(701)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
             pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 746816,
             savedInvStd: s.f + 746912, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(702)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 746624, savedInvStd: s.f + 746720, activation: .silu,
                 output: s.tensor(431), pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(703)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -6701,35 +7197,35 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(431), scratch: s.f + 746624, pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(704)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 747872, count: 864)
-        s.profiler?.stop(660)
+        s.profiler?.stop(705)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 144,
             width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: s.f + 747008, gradInput: s.tensor(430), gradWeights: s.f + 747872, pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(706)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 747872, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(662)
+        s.profiler?.stop(707)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(20),
             pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 746624,
             savedInvStd: s.f + 746720, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 4768,
             gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(708)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(664)
+        s.profiler?.stop(709)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
@@ -6739,21 +7235,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(432),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 331776, gradBranch: s.tensor(433), pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(710)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(433), input: s.tensor(16),
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 746592,
             savedInvStd: s.f + 746608, activation: .identity, gradInput: s.tensor(433), gradGamma: s.g + 3168,
             gradBeta: s.g + 3184, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(711)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688,
                 beta: s.p + 2704, savedMean: s.f + 746272, savedInvStd: s.f + 746288, activation: .silu,
                 output: s.tensor(436), pool: pool)
-            s.profiler?.stop(667)
+            s.profiler?.stop(712)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -6761,21 +7257,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(436), scratch: s.f + 746272, pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(713)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(436), savedScale: s.tensor(15), batch: s.n,
                 pixels: 20736, channels: 16, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(714)
         }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(715)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(434), input: s.tensor(436), batch: s.n,
@@ -6783,32 +7279,32 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 2832, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
             gradInput: s.tensor(437), gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816,
             gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(716)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 746272,
             savedInvStd: s.f + 746288, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(717)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 746448, count: 144)
-        s.profiler?.stop(673)
+        s.profiler?.stop(718)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 144,
             width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: s.f + 746304, gradInput: s.tensor(438), gradWeights: s.f + 746448, pool: pool)
-        s.profiler?.stop(674)
+        s.profiler?.stop(719)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 746448, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(675)
+        s.profiler?.stop(720)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(438), s.tensor(432), count: 331776 &* s.n, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(721)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
@@ -6819,14 +7315,14 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 746240,
             savedInvStd: s.f + 746256, activation: .identity, gradInput: s.tensor(438), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(722)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 745600, savedInvStd: s.f + 745632, activation: .silu,
                 output: s.tensor(441), pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(723)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -6834,21 +7330,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(441), scratch: s.f + 745600, pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(724)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(441), savedScale: s.tensor(7), batch: s.n,
                 pixels: 20736, channels: 32, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(680)
+            s.profiler?.stop(725)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
             pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(726)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(439), input: s.tensor(441), batch: s.n,
@@ -6856,21 +7352,21 @@ public final class EfficientNetB2Training: TrainableModel {
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(442), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(727)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 745600,
             savedInvStd: s.f + 745632, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(728)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 745536, savedInvStd: s.f + 745568, activation: .silu,
                 output: s.tensor(444), pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(729)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -6878,22 +7374,22 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.tensor(444), scratch: s.f + 745536, pool: pool)
-            s.profiler?.stop(685)
+            s.profiler?.stop(730)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 745952, count: 288)
-        s.profiler?.stop(686)
+        s.profiler?.stop(731)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 144,
             width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: s.f + 745664, gradInput: s.tensor(443), gradWeights: s.f + 745952, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(732)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 745952, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(688)
+        s.profiler?.stop(733)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -6904,13 +7400,13 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 745536,
             savedInvStd: s.f + 745568, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(734)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(443), input: s.x, batch: s.n, inChannels: 3,
             height: 288, width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(735)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7387,10 +7883,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10616832,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 10616832,
-              "project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
+              "frozen: project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 144, 144, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 144, 144, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
@@ -7405,10 +7903,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 5308416,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 5308416,
-              "project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+              "frozen: project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 144, 144, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]"),
         .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7417,10 +7917,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 31850496,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 31850496,
-              "expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
+              "frozen: expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 144, 144, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7435,18 +7937,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 11943936,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 11943936,
-              "project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
+              "frozen: project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 72, 72, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+              "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7461,10 +7967,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+              "frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 72, 72, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7473,10 +7981,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+              "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7491,10 +8001,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+              "frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 72, 72, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7503,10 +8015,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+              "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7521,18 +8035,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][48]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8957952,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8957952,
-              "project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
+              "frozen: project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 36, 36, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+              "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7547,10 +8065,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+              "frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 36, 36, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7559,10 +8079,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+              "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7577,10 +8099,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+              "frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 36, 36, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7589,10 +8113,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
-              "expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+              "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7607,18 +8133,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][88]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8211456,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8211456,
-              "project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
+              "frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7633,10 +8163,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7645,10 +8177,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7663,10 +8197,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7675,10 +8211,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7693,10 +8231,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7705,10 +8245,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7723,18 +8265,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][120]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20528640,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 20528640,
-              "project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
+              "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7749,10 +8295,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7761,10 +8309,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7779,10 +8329,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7791,10 +8343,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7809,10 +8363,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7821,10 +8377,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
-              "expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7839,18 +8397,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][208]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12130560,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12130560,
-              "project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7865,10 +8427,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7877,10 +8441,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7895,10 +8461,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7907,10 +8475,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7925,10 +8495,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7937,10 +8509,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7955,10 +8529,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -7967,10 +8543,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7985,18 +8563,22 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][352]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35582976,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 35582976,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 352]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [352][2112]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 60217344,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 60217344,
-              "expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8011,10 +8593,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2112][352]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 60217344,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 60217344,
-              "project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
+              "frozen: project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 352]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
         .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8023,10 +8607,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [352][1408]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40144896,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 40144896,
-              "head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
+              "frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1408]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1408]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1408]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

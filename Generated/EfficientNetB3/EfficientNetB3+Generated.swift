@@ -2302,11 +2302,12 @@ public final class EfficientNetB3Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 40, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 2304, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 1536, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2304, outChannels: 384, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 2304, threads: pool.threadCount))
@@ -2477,19 +2478,30 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2704, outChannels: 24, inChannels: 40, into: s.f + 2304)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 887920, savedInvStd: s.f + 887944,
-                runningMean: s.p + 3728, runningVar: s.p + 3760, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 887920, savedInvStd: s.f + 887944,
+                runningMean: s.p + 3728, runningVar: s.p + 3760, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664,
+                beta: s.p + 3696, savedMean: s.f + 887920, savedInvStd: s.f + 887944, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
@@ -2497,7 +2509,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, runningMean: s.p + 3728, runningVar: s.p + 3760, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 887920, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -2506,13 +2518,13 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3792, channels: 24, kernel: 3, into: s.f + 888016)
-        s.profiler?.stop(13)
+        s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 150, width: 150, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 888016, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(14)
+        s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2520,7 +2532,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 887968, savedInvStd: s.f + 887992,
                 runningMean: s.p + 4080, runningVar: s.p + 4112, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(16)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
@@ -2528,7 +2540,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 887968, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
         s.profiler?.start()
@@ -2536,24 +2548,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, reduceBias: s.p + 4288,
             activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(18)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4480, outChannels: 24, inChannels: 24, into: s.f + 2304)
-        s.profiler?.stop(18)
-        // features.1.1.block.2 project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(19)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 888448, savedInvStd: s.f + 888472,
-                runningMean: s.p + 5120, runningVar: s.p + 5152, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 888448, savedInvStd: s.f + 888472,
+                runningMean: s.p + 5120, runningVar: s.p + 5152, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
+        }
+        // features.1.1.block.2 frozen: project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(21)
+        }
+        // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056,
+                beta: s.p + 5088, savedMean: s.f + 888448, savedInvStd: s.f + 888472, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
@@ -2561,21 +2584,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, runningMean: s.p + 5120, runningVar: s.p + 5152, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 888448, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 540000, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
@@ -2583,20 +2606,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5184, outChannels: 144, inChannels: 24, into: s.f + 2304)
-        s.profiler?.stop(24)
-        // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 22500 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(25)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 144]
+        s.profiler?.stop(26)
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
-                gamma: s.p + 8640, beta: s.p + 8784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 888496, savedInvStd: s.f + 888640,
-                runningMean: s.p + 8928, runningVar: s.p + 9072, pool: pool)
-            s.profiler?.stop(26)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 22500 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 888496, savedInvStd: s.f + 888640,
+                runningMean: s.p + 8928, runningVar: s.p + 9072, workspace: s.ws, pool: pool)
+            s.profiler?.stop(27)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(18), pixels: 22500 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(28)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 144]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
+                beta: s.p + 8784, savedMean: s.f + 888496, savedInvStd: s.f + 888640, activation: .silu,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks > 3 {
@@ -2604,18 +2638,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 888496, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 889072)
-        s.profiler?.stop(28)
+        s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 889072, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(29)
+        s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2623,7 +2657,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(23), savedMean: s.f + 888784, savedInvStd: s.f + 888928,
                 runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks > 3 {
@@ -2631,7 +2665,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 888784, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
         s.profiler?.start()
@@ -2639,24 +2673,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, reduceBias: s.p + 11952,
             activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(35)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12976, outChannels: 32, inChannels: 144, into: s.f + 2304)
-        s.profiler?.stop(33)
-        // features.2.0.block.3 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(34)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(36)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 891664, savedInvStd: s.f + 891696,
-                runningMean: s.p + 17648, runningVar: s.p + 17680, pool: pool)
-            s.profiler?.stop(35)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 891664, savedInvStd: s.f + 891696,
+                runningMean: s.p + 17648, runningVar: s.p + 17680, workspace: s.ws, pool: pool)
+            s.profiler?.stop(37)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(38)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584,
+                beta: s.p + 17616, savedMean: s.f + 891664, savedInvStd: s.f + 891696, activation: .identity,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
@@ -2664,7 +2709,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, runningMean: s.p + 17648, runningVar: s.p + 17680, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 891664, pool: pool)
-            s.profiler?.stop(36)
+            s.profiler?.stop(40)
         }
     }
 
@@ -2673,20 +2718,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17712, outChannels: 192, inChannels: 32, into: s.f + 2304)
-        s.profiler?.stop(37)
-        // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(29), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(38)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
+        s.profiler?.stop(41)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 891728, savedInvStd: s.f + 891920,
-                runningMean: s.p + 24240, runningVar: s.p + 24432, pool: pool)
-            s.profiler?.stop(39)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 891728, savedInvStd: s.f + 891920,
+                runningMean: s.p + 24240, runningVar: s.p + 24432, workspace: s.ws, pool: pool)
+            s.profiler?.stop(42)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(29), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(30), pool: pool)
+            s.profiler?.stop(43)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
+                beta: s.p + 24048, savedMean: s.f + 891728, savedInvStd: s.f + 891920, activation: .silu,
+                output: s.tensor(31), pool: pool)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2694,18 +2750,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 891728, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 892496)
-        s.profiler?.stop(41)
+        s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 892496, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2713,7 +2769,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 892112, savedInvStd: s.f + 892304,
                 runningMean: s.p + 26736, runningVar: s.p + 26928, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2721,7 +2777,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 892112, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         s.profiler?.start()
@@ -2729,24 +2785,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, reduceBias: s.p + 28656,
             activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(45)
+        s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30400, outChannels: 32, inChannels: 192, into: s.f + 2304)
-        s.profiler?.stop(46)
-        // features.2.1.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(47)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(51)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 895952, savedInvStd: s.f + 895984,
-                runningMean: s.p + 36608, runningVar: s.p + 36640, pool: pool)
-            s.profiler?.stop(48)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 895952, savedInvStd: s.f + 895984,
+                runningMean: s.p + 36608, runningVar: s.p + 36640, workspace: s.ws, pool: pool)
+            s.profiler?.stop(52)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(53)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544,
+                beta: s.p + 36576, savedMean: s.f + 895952, savedInvStd: s.f + 895984, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
@@ -2754,21 +2821,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, runningMean: s.p + 36608, runningVar: s.p + 36640, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 895952, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(50)
+            s.profiler?.stop(56)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(57)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -2776,20 +2843,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36672, outChannels: 192, inChannels: 32, into: s.f + 2304)
-        s.profiler?.stop(52)
-        // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(40), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(53)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
+        s.profiler?.stop(58)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 896016, savedInvStd: s.f + 896208,
-                runningMean: s.p + 43200, runningVar: s.p + 43392, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(42), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896016, savedInvStd: s.f + 896208,
+                runningMean: s.p + 43200, runningVar: s.p + 43392, workspace: s.ws, pool: pool)
+            s.profiler?.stop(59)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(40), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
+                beta: s.p + 43008, savedMean: s.f + 896016, savedInvStd: s.f + 896208, activation: .silu,
+                output: s.tensor(43), pool: pool)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2797,18 +2875,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 896016, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 896784)
-        s.profiler?.stop(56)
+        s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 896784, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2816,7 +2894,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(45), savedMean: s.f + 896400, savedInvStd: s.f + 896592,
                 runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2824,7 +2902,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 896400, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         s.profiler?.start()
@@ -2832,24 +2910,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, reduceBias: s.p + 47616,
             activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(60)
+        s.profiler?.stop(67)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49360, outChannels: 32, inChannels: 192, into: s.f + 2304)
-        s.profiler?.stop(61)
-        // features.2.2.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(62)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(68)
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(51), savedMean: s.f + 900240, savedInvStd: s.f + 900272,
-                runningMean: s.p + 55568, runningVar: s.p + 55600, pool: pool)
-            s.profiler?.stop(63)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900240, savedInvStd: s.f + 900272,
+                runningMean: s.p + 55568, runningVar: s.p + 55600, workspace: s.ws, pool: pool)
+            s.profiler?.stop(69)
+        }
+        // features.2.2.block.3 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504,
+                beta: s.p + 55536, savedMean: s.f + 900240, savedInvStd: s.f + 900272, activation: .identity,
+                output: s.tensor(51), pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
@@ -2857,21 +2946,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, runningMean: s.p + 55568, runningVar: s.p + 55600, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 900240, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077, into: s.tensor(53),
                 random: &random)
-            s.profiler?.stop(65)
+            s.profiler?.stop(73)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(66)
+        s.profiler?.stop(74)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
@@ -2879,20 +2968,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 55632, outChannels: 192, inChannels: 32, into: s.f + 2304)
-        s.profiler?.stop(67)
-        // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(52), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(68)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
+        s.profiler?.stop(75)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 900304, savedInvStd: s.f + 900496,
-                runningMean: s.p + 62160, runningVar: s.p + 62352, pool: pool)
-            s.profiler?.stop(69)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(54), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900304, savedInvStd: s.f + 900496,
+                runningMean: s.p + 62160, runningVar: s.p + 62352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(76)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(52), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(77)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
+                beta: s.p + 61968, savedMean: s.f + 900304, savedInvStd: s.f + 900496, activation: .silu,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
@@ -2900,18 +3000,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 900304, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 901072)
-        s.profiler?.stop(71)
+        s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 901072, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(72)
+        s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2919,7 +3019,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(57), savedMean: s.f + 900688, savedInvStd: s.f + 900880,
                 runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
@@ -2927,7 +3027,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 900688, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
         s.profiler?.start()
@@ -2935,24 +3035,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, reduceBias: s.p + 69648,
             activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(84)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71392, outChannels: 48, inChannels: 192, into: s.f + 2304)
-        s.profiler?.stop(76)
-        // features.3.0.block.3 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(77)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
+        s.profiler?.stop(85)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48,
-                gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 910672, savedInvStd: s.f + 910720,
-                runningMean: s.p + 80704, runningVar: s.p + 80752, pool: pool)
-            s.profiler?.stop(78)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 910672, savedInvStd: s.f + 910720,
+                runningMean: s.p + 80704, runningVar: s.p + 80752, workspace: s.ws, pool: pool)
+            s.profiler?.stop(86)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(62), pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608,
+                beta: s.p + 80656, savedMean: s.f + 910672, savedInvStd: s.f + 910720, activation: .identity,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 6 {
@@ -2960,7 +3071,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, runningMean: s.p + 80704, runningVar: s.p + 80752, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 910672, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(89)
         }
     }
 
@@ -2969,20 +3080,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80800, outChannels: 288, inChannels: 48, into: s.f + 2304)
-        s.profiler?.stop(80)
-        // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(63), pixels: 1444 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(81)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
+        s.profiler?.stop(90)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 910768, savedInvStd: s.f + 911056,
-                runningMean: s.p + 95200, runningVar: s.p + 95488, pool: pool)
-            s.profiler?.stop(82)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 1444 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(64), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 910768, savedInvStd: s.f + 911056,
+                runningMean: s.p + 95200, runningVar: s.p + 95488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(91)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(63), pixels: 1444 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
+                beta: s.p + 94912, savedMean: s.f + 910768, savedInvStd: s.f + 911056, activation: .silu,
+                output: s.tensor(65), pool: pool)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
@@ -2990,18 +3112,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 910768, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 911920)
-        s.profiler?.stop(84)
+        s.profiler?.stop(95)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 911920, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(85)
+        s.profiler?.stop(96)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3009,7 +3131,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(67), savedMean: s.f + 911344, savedInvStd: s.f + 911632,
                 runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
@@ -3017,7 +3139,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
                 eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 911344, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         s.profiler?.start()
@@ -3025,24 +3147,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, reduceBias: s.p + 107584,
             activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(99)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 111344, outChannels: 48, inChannels: 288, into: s.f + 2304)
-        s.profiler?.stop(89)
-        // features.3.1.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(90)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
+        s.profiler?.stop(100)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48,
-                gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 926320, savedInvStd: s.f + 926368,
-                runningMean: s.p + 125264, runningVar: s.p + 125312, pool: pool)
-            s.profiler?.stop(91)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 926320, savedInvStd: s.f + 926368,
+                runningMean: s.p + 125264, runningVar: s.p + 125312, workspace: s.ws, pool: pool)
+            s.profiler?.stop(101)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(102)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168,
+                beta: s.p + 125216, savedMean: s.f + 926320, savedInvStd: s.f + 926368, activation: .identity,
+                output: s.tensor(73), pool: pool)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 7 {
@@ -3050,21 +3183,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, runningMean: s.p + 125264, runningVar: s.p + 125312,
                 eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 926320, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(93)
+            s.profiler?.stop(105)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 69312, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(94)
+        s.profiler?.stop(106)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3072,20 +3205,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 125360, outChannels: 288, inChannels: 48, into: s.f + 2304)
-        s.profiler?.stop(95)
-        // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 1444 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(96)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
+        s.profiler?.stop(107)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 926416, savedInvStd: s.f + 926704,
-                runningMean: s.p + 139760, runningVar: s.p + 140048, pool: pool)
-            s.profiler?.stop(97)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 1444 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(76), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 926416, savedInvStd: s.f + 926704,
+                runningMean: s.p + 139760, runningVar: s.p + 140048, workspace: s.ws, pool: pool)
+            s.profiler?.stop(108)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(74), pixels: 1444 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 926416, savedInvStd: s.f + 926704,
+                activation: .silu, output: s.tensor(77), pool: pool)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
@@ -3093,18 +3237,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 926416, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(111)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 927568)
-        s.profiler?.stop(99)
+        s.profiler?.stop(112)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 927568, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(113)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3112,7 +3256,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 926992, savedInvStd: s.f + 927280,
                 runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
@@ -3120,7 +3264,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 926992, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         s.profiler?.start()
@@ -3128,24 +3272,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, reduceBias: s.p + 152144,
             activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(116)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 155904, outChannels: 48, inChannels: 288, into: s.f + 2304)
-        s.profiler?.stop(104)
-        // features.3.2.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(105)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 38, 38, 48]
+        s.profiler?.stop(117)
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48,
-                gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 941968, savedInvStd: s.f + 942016,
-                runningMean: s.p + 169824, runningVar: s.p + 169872, pool: pool)
-            s.profiler?.stop(106)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 941968, savedInvStd: s.f + 942016,
+                runningMean: s.p + 169824, runningVar: s.p + 169872, workspace: s.ws, pool: pool)
+            s.profiler?.stop(118)
+        }
+        // features.3.2.block.3 frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(119)
+        }
+        // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728,
+                beta: s.p + 169776, savedMean: s.f + 941968, savedInvStd: s.f + 942016, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 8 {
@@ -3153,21 +3308,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, runningMean: s.p + 169824, runningVar: s.p + 169872,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 941968, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(121)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(108)
+            s.profiler?.stop(122)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 69312, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(123)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
@@ -3175,20 +3330,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 169920, outChannels: 288, inChannels: 48, into: s.f + 2304)
-        s.profiler?.stop(110)
-        // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 1444 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(111)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
+        s.profiler?.stop(124)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 942064, savedInvStd: s.f + 942352,
-                runningMean: s.p + 184320, runningVar: s.p + 184608, pool: pool)
-            s.profiler?.stop(112)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 1444 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(88), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 942064, savedInvStd: s.f + 942352,
+                runningMean: s.p + 184320, runningVar: s.p + 184608, workspace: s.ws, pool: pool)
+            s.profiler?.stop(125)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 1444 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 942064, savedInvStd: s.f + 942352,
+                activation: .silu, output: s.tensor(89), pool: pool)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 9 {
@@ -3196,18 +3362,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 942064, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 943216)
-        s.profiler?.stop(114)
+        s.profiler?.stop(129)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 38, width: 38, channels: 288, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 943216, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(115)
+        s.profiler?.stop(130)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3215,7 +3381,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 942640, savedInvStd: s.f + 942928,
                 runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks > 9 {
@@ -3223,7 +3389,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 942640, pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(132)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
         s.profiler?.start()
@@ -3231,24 +3397,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, reduceBias: s.p + 192096,
             activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(118)
+        s.profiler?.stop(133)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 195856, outChannels: 96, inChannels: 288, into: s.f + 2304)
-        s.profiler?.stop(119)
-        // features.4.0.block.3 project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(120)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
+        s.profiler?.stop(134)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 948400, savedInvStd: s.f + 948496,
-                runningMean: s.p + 223696, runningVar: s.p + 223792, pool: pool)
-            s.profiler?.stop(121)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(96), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 948400, savedInvStd: s.f + 948496,
+                runningMean: s.p + 223696, runningVar: s.p + 223792, workspace: s.ws, pool: pool)
+            s.profiler?.stop(135)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(136)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 96, gamma: s.p + 223504,
+                beta: s.p + 223600, savedMean: s.f + 948400, savedInvStd: s.f + 948496, activation: .identity,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 9 {
@@ -3256,7 +3433,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, runningMean: s.p + 223696, runningVar: s.p + 223792,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 948400, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(138)
         }
     }
 
@@ -3265,20 +3442,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 223888, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(123)
-        // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 361 &* s.n, inChannels: 96, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(124)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        s.profiler?.stop(139)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 948592, savedInvStd: s.f + 949168,
-                runningMean: s.p + 280336, runningVar: s.p + 280912, pool: pool)
-            s.profiler?.stop(125)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(98), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 948592, savedInvStd: s.f + 949168,
+                runningMean: s.p + 280336, runningVar: s.p + 280912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(97), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(98), pool: pool)
+            s.profiler?.stop(141)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
+                beta: s.p + 279760, savedMean: s.f + 948592, savedInvStd: s.f + 949168, activation: .silu,
+                output: s.tensor(99), pool: pool)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
@@ -3286,18 +3474,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 948592, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(143)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 950896)
-        s.profiler?.stop(127)
+        s.profiler?.stop(144)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 950896, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(145)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3305,7 +3493,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(101), savedMean: s.f + 949744, savedInvStd: s.f + 950320,
                 runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
@@ -3313,7 +3501,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 949744, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(147)
         }
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3321,24 +3509,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, reduceBias: s.p + 302800,
             activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(131)
+        s.profiler?.stop(148)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 317232, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(132)
-        // features.4.1.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(133)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
+        s.profiler?.stop(149)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 961264, savedInvStd: s.f + 961360,
-                runningMean: s.p + 372720, runningVar: s.p + 372816, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(106), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 961264, savedInvStd: s.f + 961360,
+                runningMean: s.p + 372720, runningVar: s.p + 372816, workspace: s.ws, pool: pool)
+            s.profiler?.stop(150)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(151)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528,
+                beta: s.p + 372624, savedMean: s.f + 961264, savedInvStd: s.f + 961360, activation: .identity,
+                output: s.tensor(107), pool: pool)
+            s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 10 {
@@ -3346,21 +3545,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, runningMean: s.p + 372720, runningVar: s.p + 372816,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 961264, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(153)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(136)
+            s.profiler?.stop(154)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(155)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -3368,20 +3567,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 372912, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(138)
-        // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 361 &* s.n, inChannels: 96, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        s.profiler?.stop(156)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 961456, savedInvStd: s.f + 962032,
-                runningMean: s.p + 429360, runningVar: s.p + 429936, pool: pool)
-            s.profiler?.stop(140)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(110), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 961456, savedInvStd: s.f + 962032,
+                runningMean: s.p + 429360, runningVar: s.p + 429936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(157)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(108), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(158)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 961456, savedInvStd: s.f + 962032,
+                activation: .silu, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
@@ -3389,18 +3599,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 961456, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(160)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 963760)
-        s.profiler?.stop(142)
+        s.profiler?.stop(161)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 963760, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(143)
+        s.profiler?.stop(162)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3408,7 +3618,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(113), savedMean: s.f + 962608, savedInvStd: s.f + 963184,
                 runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
@@ -3416,7 +3626,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 962608, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(164)
         }
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3424,24 +3634,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, reduceBias: s.p + 451824,
             activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(146)
+        s.profiler?.stop(165)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 466256, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(147)
-        // features.4.2.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(148)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
+        s.profiler?.stop(166)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 974128, savedInvStd: s.f + 974224,
-                runningMean: s.p + 521744, runningVar: s.p + 521840, pool: pool)
-            s.profiler?.stop(149)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(118), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 974128, savedInvStd: s.f + 974224,
+                runningMean: s.p + 521744, runningVar: s.p + 521840, workspace: s.ws, pool: pool)
+            s.profiler?.stop(167)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(168)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552,
+                beta: s.p + 521648, savedMean: s.f + 974128, savedInvStd: s.f + 974224, activation: .identity,
+                output: s.tensor(119), pool: pool)
+            s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 11 {
@@ -3449,21 +3670,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, runningMean: s.p + 521744, runningVar: s.p + 521840,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 974128, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(170)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(151)
+            s.profiler?.stop(171)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(172)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -3471,20 +3692,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 521936, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(153)
-        // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 361 &* s.n, inChannels: 96, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(154)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        s.profiler?.stop(173)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 974320, savedInvStd: s.f + 974896,
-                runningMean: s.p + 578384, runningVar: s.p + 578960, pool: pool)
-            s.profiler?.stop(155)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(122), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 974320, savedInvStd: s.f + 974896,
+                runningMean: s.p + 578384, runningVar: s.p + 578960, workspace: s.ws, pool: pool)
+            s.profiler?.stop(174)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(120), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(175)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 974320, savedInvStd: s.f + 974896,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
@@ -3492,18 +3724,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 974320, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(177)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 976624)
-        s.profiler?.stop(157)
+        s.profiler?.stop(178)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 976624, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(179)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3511,7 +3743,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 975472, savedInvStd: s.f + 976048,
                 runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
@@ -3519,7 +3751,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 975472, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(181)
         }
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3527,24 +3759,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, reduceBias: s.p + 600848,
             activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(161)
+        s.profiler?.stop(182)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 615280, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(162)
-        // features.4.3.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(163)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
+        s.profiler?.stop(183)
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 986992, savedInvStd: s.f + 987088,
-                runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
-            s.profiler?.stop(164)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(130), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986992, savedInvStd: s.f + 987088,
+                runningMean: s.p + 670768, runningVar: s.p + 670864, workspace: s.ws, pool: pool)
+            s.profiler?.stop(184)
+        }
+        // features.4.3.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(185)
+        }
+        // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576,
+                beta: s.p + 670672, savedMean: s.f + 986992, savedInvStd: s.f + 987088, activation: .identity,
+                output: s.tensor(131), pool: pool)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 12 {
@@ -3552,21 +3795,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, runningMean: s.p + 670768, runningVar: s.p + 670864,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 986992, pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(187)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(166)
+            s.profiler?.stop(188)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(167)
+        s.profiler?.stop(189)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -3574,20 +3817,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 670960, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(168)
-        // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 96, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(169)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        s.profiler?.stop(190)
+        // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 987184, savedInvStd: s.f + 987760,
-                runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
-            s.profiler?.stop(170)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(134), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 987184, savedInvStd: s.f + 987760,
+                runningMean: s.p + 727408, runningVar: s.p + 727984, workspace: s.ws, pool: pool)
+            s.profiler?.stop(191)
+        }
+        // features.4.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 987184, savedInvStd: s.f + 987760,
+                activation: .silu, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(193)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
@@ -3595,18 +3849,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 987184, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(194)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 989488)
-        s.profiler?.stop(172)
+        s.profiler?.stop(195)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 989488, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(196)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3614,7 +3868,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(137), savedMean: s.f + 988336, savedInvStd: s.f + 988912,
                 runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(197)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
@@ -3622,7 +3876,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 988336, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(198)
         }
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3630,24 +3884,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, reduceBias: s.p + 749872,
             activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(199)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 764304, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(177)
-        // features.4.4.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(178)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 96]
+        s.profiler?.stop(200)
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 361 &* s.n, channels: 96,
-                gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(143), savedMean: s.f + 999856, savedInvStd: s.f + 999952,
-                runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
-            s.profiler?.stop(179)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(142), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 999856, savedInvStd: s.f + 999952,
+                runningMean: s.p + 819792, runningVar: s.p + 819888, workspace: s.ws, pool: pool)
+            s.profiler?.stop(201)
+        }
+        // features.4.4.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600,
+                beta: s.p + 819696, savedMean: s.f + 999856, savedInvStd: s.f + 999952, activation: .identity,
+                output: s.tensor(143), pool: pool)
+            s.profiler?.stop(203)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 13 {
@@ -3655,21 +3920,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, runningMean: s.p + 819792, runningVar: s.p + 819888,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 999856, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(204)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(181)
+            s.profiler?.stop(205)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(206)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
@@ -3677,20 +3942,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 819984, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(183)
-        // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(144), pixels: 361 &* s.n, inChannels: 96, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(184)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        s.profiler?.stop(207)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
-                runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
-            s.profiler?.stop(185)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(146), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
+                runningMean: s.p + 876432, runningVar: s.p + 877008, workspace: s.ws, pool: pool)
+            s.profiler?.stop(208)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(144), pixels: 361 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(146), pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
+                activation: .silu, output: s.tensor(147), pool: pool)
+            s.profiler?.stop(210)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
@@ -3698,18 +3974,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1000048, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(211)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 1002352)
-        s.profiler?.stop(187)
+        s.profiler?.stop(212)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 19, width: 19, channels: 576, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1002352, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(213)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3717,7 +3993,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(149), savedMean: s.f + 1001200, savedInvStd: s.f + 1001776,
                 runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(214)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
@@ -3725,7 +4001,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
                 eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1001200, pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(215)
         }
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3733,24 +4009,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, reduceBias: s.p + 908112,
             activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(191)
+        s.profiler?.stop(216)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [576][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 922544, outChannels: 136, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(192)
-        // features.5.0.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(193)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
+        s.profiler?.stop(217)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(155), savedMean: s.f + 1031152, savedInvStd: s.f + 1031288,
-                runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
-            s.profiler?.stop(194)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(154), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1031152, savedInvStd: s.f + 1031288,
+                runningMean: s.p + 1001168, runningVar: s.p + 1001312, workspace: s.ws, pool: pool)
+            s.profiler?.stop(218)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(219)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1031152, savedInvStd: s.f + 1031288,
+                activation: .identity, output: s.tensor(155), pool: pool)
+            s.profiler?.stop(220)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 14 {
@@ -3758,7 +4045,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, runningMean: s.p + 1001168, runningVar: s.p + 1001312,
                 eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1031152, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(221)
         }
     }
 
@@ -3767,20 +4054,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1001456, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(196)
-        // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(155), pixels: 361 &* s.n, inChannels: 136, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(197)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        s.profiler?.stop(222)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
-                runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
-            s.profiler?.stop(198)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(155), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(156), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
+                runningMean: s.p + 1114064, runningVar: s.p + 1114880, workspace: s.ws, pool: pool)
+            s.profiler?.stop(223)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(155), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+                output: s.tensor(156), pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
+                activation: .silu, output: s.tensor(157), pool: pool)
+            s.profiler?.stop(225)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
@@ -3788,18 +4086,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 1031424, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(226)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 1034688)
-        s.profiler?.stop(200)
+        s.profiler?.stop(227)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1034688, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(228)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3807,7 +4105,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(159), savedMean: s.f + 1033056, savedInvStd: s.f + 1033872,
                 runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(229)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
@@ -3815,7 +4113,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1033056, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(230)
         }
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -3823,24 +4121,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, reduceBias: s.p + 1167104,
             activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(204)
+        s.profiler?.stop(231)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1195712, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(205)
-        // features.5.1.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(206)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
+        s.profiler?.stop(232)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(165), savedMean: s.f + 1075488, savedInvStd: s.f + 1075624,
-                runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
-            s.profiler?.stop(207)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(164), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1075488, savedInvStd: s.f + 1075624,
+                runningMean: s.p + 1306976, runningVar: s.p + 1307120, workspace: s.ws, pool: pool)
+            s.profiler?.stop(233)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1075488, savedInvStd: s.f + 1075624,
+                activation: .identity, output: s.tensor(165), pool: pool)
+            s.profiler?.stop(235)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 15 {
@@ -3848,21 +4157,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, runningMean: s.p + 1306976, runningVar: s.p + 1307120,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 1075488, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(236)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(209)
+            s.profiler?.stop(237)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(155), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(238)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -3870,20 +4179,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1307264, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(211)
-        // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(166), pixels: 361 &* s.n, inChannels: 136, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(212)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        s.profiler?.stop(239)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
-                runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
-            s.profiler?.stop(213)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(168), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
+                runningMean: s.p + 1419872, runningVar: s.p + 1420688, workspace: s.ws, pool: pool)
+            s.profiler?.stop(240)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(166), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
+                activation: .silu, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(242)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
@@ -3891,18 +4211,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 1075760, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(243)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 1079024)
-        s.profiler?.stop(215)
+        s.profiler?.stop(244)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1079024, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(245)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3910,7 +4230,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(171), savedMean: s.f + 1077392, savedInvStd: s.f + 1078208,
                 runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(246)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
@@ -3918,7 +4238,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1077392, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(247)
         }
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -3926,24 +4246,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, reduceBias: s.p + 1472912,
             activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(248)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1501520, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(220)
-        // features.5.2.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
-        s.profiler?.stop(221)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
+        s.profiler?.stop(249)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 1119824, savedInvStd: s.f + 1119960,
-                runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
-            s.profiler?.stop(222)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(176), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1119824, savedInvStd: s.f + 1119960,
+                runningMean: s.p + 1612784, runningVar: s.p + 1612928, workspace: s.ws, pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(251)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1119824, savedInvStd: s.f + 1119960,
+                activation: .identity, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(252)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 16 {
@@ -3951,21 +4282,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, runningMean: s.p + 1612784, runningVar: s.p + 1612928,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 1119824, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(253)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(224)
+            s.profiler?.stop(254)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(255)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -3973,20 +4304,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1613072, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(226)
-        // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(178), pixels: 361 &* s.n, inChannels: 136, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(227)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        s.profiler?.stop(256)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(181), savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
-                runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
-            s.profiler?.stop(228)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(180), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
+                runningMean: s.p + 1725680, runningVar: s.p + 1726496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(257)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(178), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(258)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
+                activation: .silu, output: s.tensor(181), pool: pool)
+            s.profiler?.stop(259)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
@@ -3994,18 +4336,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 1120096, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(260)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 1123360)
-        s.profiler?.stop(230)
+        s.profiler?.stop(261)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1123360, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(262)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4013,7 +4355,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(183), savedMean: s.f + 1121728, savedInvStd: s.f + 1122544,
                 runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(263)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
@@ -4021,7 +4363,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1121728, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(264)
         }
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -4029,24 +4371,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, reduceBias: s.p + 1778720,
             activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(234)
+        s.profiler?.stop(265)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1807328, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(235)
-        // features.5.3.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
-        s.profiler?.stop(236)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
+        s.profiler?.stop(266)
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(189), savedMean: s.f + 1164160, savedInvStd: s.f + 1164296,
-                runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
-            s.profiler?.stop(237)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(188), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1164160, savedInvStd: s.f + 1164296,
+                runningMean: s.p + 1918592, runningVar: s.p + 1918736, workspace: s.ws, pool: pool)
+            s.profiler?.stop(267)
+        }
+        // features.5.3.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(268)
+        }
+        // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1164160, savedInvStd: s.f + 1164296,
+                activation: .identity, output: s.tensor(189), pool: pool)
+            s.profiler?.stop(269)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 17 {
@@ -4054,21 +4407,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, runningMean: s.p + 1918592, runningVar: s.p + 1918736,
                 eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1164160, pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(270)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308, into: s.tensor(191),
                 random: &random)
-            s.profiler?.stop(239)
+            s.profiler?.stop(271)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(189),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(240)
+        s.profiler?.stop(272)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -4076,20 +4429,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1918880, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(241)
-        // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(190), pixels: 361 &* s.n, inChannels: 136, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(242)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        s.profiler?.stop(273)
+        // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
-                runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
-            s.profiler?.stop(243)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(190), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(192), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
+                runningMean: s.p + 2031488, runningVar: s.p + 2032304, workspace: s.ws, pool: pool)
+            s.profiler?.stop(274)
+        }
+        // features.5.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(190), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+                output: s.tensor(192), pool: pool)
+            s.profiler?.stop(275)
+        }
+        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
+                activation: .silu, output: s.tensor(193), pool: pool)
+            s.profiler?.stop(276)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
@@ -4097,18 +4461,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1164432, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(277)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 1167696)
-        s.profiler?.stop(245)
+        s.profiler?.stop(278)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1167696, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(279)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4116,7 +4480,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(195), savedMean: s.f + 1166064, savedInvStd: s.f + 1166880,
                 runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(280)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
@@ -4124,7 +4488,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
                 eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1166064, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(281)
         }
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -4132,24 +4496,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, reduceBias: s.p + 2084528,
             activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(282)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2113136, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(250)
-        // features.5.4.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(251)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 19, 19, 136]
+        s.profiler?.stop(283)
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(201), savedMean: s.f + 1208496, savedInvStd: s.f + 1208632,
-                runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
-            s.profiler?.stop(252)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(200), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208496, savedInvStd: s.f + 1208632,
+                runningMean: s.p + 2224400, runningVar: s.p + 2224544, workspace: s.ws, pool: pool)
+            s.profiler?.stop(284)
+        }
+        // features.5.4.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+                output: s.tensor(200), pool: pool)
+            s.profiler?.stop(285)
+        }
+        // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1208496, savedInvStd: s.f + 1208632,
+                activation: .identity, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(286)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 18 {
@@ -4157,21 +4532,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, runningMean: s.p + 2224400, runningVar: s.p + 2224544,
                 eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1208496, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(287)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(254)
+            s.profiler?.stop(288)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(289)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
@@ -4179,20 +4554,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2224688, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(256)
-        // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(202), pixels: 361 &* s.n, inChannels: 136, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(257)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        s.profiler?.stop(290)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
-                runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
-            s.profiler?.stop(258)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(204), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
+                runningMean: s.p + 2337296, runningVar: s.p + 2338112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(291)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(202), pixels: 361 &* s.n, inChannels: 136,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+                output: s.tensor(204), pool: pool)
+            s.profiler?.stop(292)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
+                activation: .silu, output: s.tensor(205), pool: pool)
+            s.profiler?.stop(293)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 19 {
@@ -4200,18 +4586,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1208768, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(294)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 1212032)
-        s.profiler?.stop(260)
+        s.profiler?.stop(295)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1212032, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(296)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4219,7 +4605,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(207), savedMean: s.f + 1210400, savedInvStd: s.f + 1211216,
                 runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(297)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks > 19 {
@@ -4227,7 +4613,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1210400, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(298)
         }
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
         s.profiler?.start()
@@ -4235,24 +4621,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, reduceBias: s.p + 2390336,
             activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(299)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [816][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2418944, outChannels: 232, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(265)
-        // features.6.0.block.3 project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(266)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
+        s.profiler?.stop(300)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(213), savedMean: s.f + 1252832, savedInvStd: s.f + 1253064,
-                runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
-            s.profiler?.stop(267)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(212), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1252832, savedInvStd: s.f + 1253064,
+                runningMean: s.p + 2608736, runningVar: s.p + 2608976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(301)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+                output: s.tensor(212), pool: pool)
+            s.profiler?.stop(302)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1252832, savedInvStd: s.f + 1253064,
+                activation: .identity, output: s.tensor(213), pool: pool)
+            s.profiler?.stop(303)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 19 {
@@ -4260,7 +4657,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, runningMean: s.p + 2608736, runningVar: s.p + 2608976,
                 eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1252832, pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(304)
         }
     }
 
@@ -4269,20 +4666,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2609216, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(269)
-        // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(213), pixels: 100 &* s.n, inChannels: 232, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(270)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        s.profiler?.stop(305)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(215), savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
-                runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
-            s.profiler?.stop(271)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(213), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(214), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
+                runningMean: s.p + 2934944, runningVar: s.p + 2936336, workspace: s.ws, pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(213), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+                output: s.tensor(214), pool: pool)
+            s.profiler?.stop(307)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
+                activation: .silu, output: s.tensor(215), pool: pool)
+            s.profiler?.stop(308)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
@@ -4290,18 +4698,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1253296, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(309)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 1258864)
-        s.profiler?.stop(273)
+        s.profiler?.stop(310)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1258864, bias: s.f,
             activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(311)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4309,7 +4717,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(217), savedMean: s.f + 1256080, savedInvStd: s.f + 1257472,
                 runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(312)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
@@ -4317,7 +4725,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1256080, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(313)
         }
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4325,25 +4733,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, reduceBias: s.p + 3058832,
             activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(314)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3141024, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(278)
-        // features.6.1.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.tensor(222), pool: pool)
-        s.profiler?.stop(279)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
+        s.profiler?.stop(315)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(223), savedMean: s.f + 1328464, savedInvStd: s.f + 1328696,
-                runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
-            s.profiler?.stop(280)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(222), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1328464, savedInvStd: s.f + 1328696,
+                runningMean: s.p + 3464448, runningVar: s.p + 3464688, workspace: s.ws, pool: pool)
+            s.profiler?.stop(316)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+                output: s.tensor(222), pool: pool)
+            s.profiler?.stop(317)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1328464, savedInvStd: s.f + 1328696,
+                activation: .identity, output: s.tensor(223), pool: pool)
+            s.profiler?.stop(318)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 20 {
@@ -4351,21 +4769,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, runningMean: s.p + 3464448, runningVar: s.p + 3464688,
                 eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1328464, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(319)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616, into: s.tensor(225),
                 random: &random)
-            s.profiler?.stop(282)
+            s.profiler?.stop(320)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(213), branch: s.tensor(223),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(321)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -4373,20 +4791,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3464928, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(284)
-        // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(224), pixels: 100 &* s.n, inChannels: 232, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(285)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        s.profiler?.stop(322)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(227), savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
-                runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
-            s.profiler?.stop(286)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(224), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(226), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
+                runningMean: s.p + 3790656, runningVar: s.p + 3792048, workspace: s.ws, pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(224), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+                output: s.tensor(226), pool: pool)
+            s.profiler?.stop(324)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
+                activation: .silu, output: s.tensor(227), pool: pool)
+            s.profiler?.stop(325)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
@@ -4394,18 +4823,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1328928, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(326)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 1334496)
-        s.profiler?.stop(288)
+        s.profiler?.stop(327)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1334496, bias: s.f,
             activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(328)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4413,7 +4842,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(229), savedMean: s.f + 1331712, savedInvStd: s.f + 1333104,
                 runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(329)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
@@ -4421,7 +4850,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1331712, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(330)
         }
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4429,25 +4858,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, reduceBias: s.p + 3914544,
             activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(331)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3996736, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(293)
-        // features.6.2.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.tensor(234), pool: pool)
-        s.profiler?.stop(294)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
+        s.profiler?.stop(332)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(235), savedMean: s.f + 1404096, savedInvStd: s.f + 1404328,
-                runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
-            s.profiler?.stop(295)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(234), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1404096, savedInvStd: s.f + 1404328,
+                runningMean: s.p + 4320160, runningVar: s.p + 4320400, workspace: s.ws, pool: pool)
+            s.profiler?.stop(333)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+                output: s.tensor(234), pool: pool)
+            s.profiler?.stop(334)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1404096, savedInvStd: s.f + 1404328,
+                activation: .identity, output: s.tensor(235), pool: pool)
+            s.profiler?.stop(335)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 21 {
@@ -4455,21 +4894,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, runningMean: s.p + 4320160, runningVar: s.p + 4320400,
                 eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1404096, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(336)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385, into: s.tensor(237),
                 random: &random)
-            s.profiler?.stop(297)
+            s.profiler?.stop(337)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(338)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -4477,20 +4916,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4320640, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(299)
-        // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(236), pixels: 100 &* s.n, inChannels: 232, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(300)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        s.profiler?.stop(339)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(239), savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
-                runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
-            s.profiler?.stop(301)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(236), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(238), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
+                runningMean: s.p + 4646368, runningVar: s.p + 4647760, workspace: s.ws, pool: pool)
+            s.profiler?.stop(340)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(236), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(341)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
+                activation: .silu, output: s.tensor(239), pool: pool)
+            s.profiler?.stop(342)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
@@ -4498,18 +4948,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1404560, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(343)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 1410128)
-        s.profiler?.stop(303)
+        s.profiler?.stop(344)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1410128, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(345)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4517,7 +4967,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(241), savedMean: s.f + 1407344, savedInvStd: s.f + 1408736,
                 runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(346)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
@@ -4525,7 +4975,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1407344, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(347)
         }
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4533,25 +4983,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, reduceBias: s.p + 4770256,
             activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(348)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4852448, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(308)
-        // features.6.3.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.tensor(246), pool: pool)
-        s.profiler?.stop(309)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
+        s.profiler?.stop(349)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(247), savedMean: s.f + 1479728, savedInvStd: s.f + 1479960,
-                runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
-            s.profiler?.stop(310)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(246), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1479728, savedInvStd: s.f + 1479960,
+                runningMean: s.p + 5175872, runningVar: s.p + 5176112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+                output: s.tensor(246), pool: pool)
+            s.profiler?.stop(351)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1479728, savedInvStd: s.f + 1479960,
+                activation: .identity, output: s.tensor(247), pool: pool)
+            s.profiler?.stop(352)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 22 {
@@ -4559,21 +5019,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, runningMean: s.p + 5175872, runningVar: s.p + 5176112,
                 eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1479728, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(353)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155, into: s.tensor(249),
                 random: &random)
-            s.profiler?.stop(312)
+            s.profiler?.stop(354)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(236), branch: s.tensor(247),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(355)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -4581,20 +5041,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5176352, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(314)
-        // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(248), pixels: 100 &* s.n, inChannels: 232, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(315)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        s.profiler?.stop(356)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
-                runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
-            s.profiler?.stop(316)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(248), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(250), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
+                runningMean: s.p + 5502080, runningVar: s.p + 5503472, workspace: s.ws, pool: pool)
+            s.profiler?.stop(357)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(248), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+                output: s.tensor(250), pool: pool)
+            s.profiler?.stop(358)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
+                activation: .silu, output: s.tensor(251), pool: pool)
+            s.profiler?.stop(359)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
@@ -4602,18 +5073,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1480192, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(360)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 1485760)
-        s.profiler?.stop(318)
+        s.profiler?.stop(361)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1485760, bias: s.f,
             activation: .identity, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(362)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4621,7 +5092,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(253), savedMean: s.f + 1482976, savedInvStd: s.f + 1484368,
                 runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(363)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
@@ -4629,7 +5100,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1482976, pool: pool)
-            s.profiler?.stop(321)
+            s.profiler?.stop(364)
         }
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4637,25 +5108,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, reduceBias: s.p + 5625968,
             activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(365)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5708160, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(323)
-        // features.6.4.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.tensor(258), pool: pool)
-        s.profiler?.stop(324)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
+        s.profiler?.stop(366)
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(259), savedMean: s.f + 1555360, savedInvStd: s.f + 1555592,
-                runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
-            s.profiler?.stop(325)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(258), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1555360, savedInvStd: s.f + 1555592,
+                runningMean: s.p + 6031584, runningVar: s.p + 6031824, workspace: s.ws, pool: pool)
+            s.profiler?.stop(367)
+        }
+        // features.6.4.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+                output: s.tensor(258), pool: pool)
+            s.profiler?.stop(368)
+        }
+        // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1555360, savedInvStd: s.f + 1555592,
+                activation: .identity, output: s.tensor(259), pool: pool)
+            s.profiler?.stop(369)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 23 {
@@ -4663,21 +5144,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, runningMean: s.p + 6031584, runningVar: s.p + 6031824,
                 eps: 1e-05, activation: .identity, output: s.tensor(259), scratch: s.f + 1555360, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(370)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924, into: s.tensor(261),
                 random: &random)
-            s.profiler?.stop(327)
+            s.profiler?.stop(371)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(248), branch: s.tensor(259),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(372)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -4685,20 +5166,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6032064, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(329)
-        // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(260), pixels: 100 &* s.n, inChannels: 232, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(262), pool: pool)
-        s.profiler?.stop(330)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        s.profiler?.stop(373)
+        // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(263), savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
-                runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
-            s.profiler?.stop(331)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(260), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(262), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
+                runningMean: s.p + 6357792, runningVar: s.p + 6359184, workspace: s.ws, pool: pool)
+            s.profiler?.stop(374)
+        }
+        // features.6.5.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(260), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+                output: s.tensor(262), pool: pool)
+            s.profiler?.stop(375)
+        }
+        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
+                activation: .silu, output: s.tensor(263), pool: pool)
+            s.profiler?.stop(376)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
@@ -4706,18 +5198,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
                 eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1555824, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(377)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 1561392)
-        s.profiler?.stop(333)
+        s.profiler?.stop(378)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1561392, bias: s.f,
             activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(379)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -4725,7 +5217,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(265), savedMean: s.f + 1558608, savedInvStd: s.f + 1560000,
                 runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(380)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
@@ -4733,7 +5225,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
                 eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1558608, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(381)
         }
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4741,25 +5233,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, reduceBias: s.p + 6481680,
             activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(382)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6563872, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(338)
-        // features.6.5.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
-            output: s.tensor(270), pool: pool)
-        s.profiler?.stop(339)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 232]
+        s.profiler?.stop(383)
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(271), savedMean: s.f + 1630992, savedInvStd: s.f + 1631224,
-                runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
-            s.profiler?.stop(340)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(270), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1630992, savedInvStd: s.f + 1631224,
+                runningMean: s.p + 6887296, runningVar: s.p + 6887536, workspace: s.ws, pool: pool)
+            s.profiler?.stop(384)
+        }
+        // features.6.5.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+                output: s.tensor(270), pool: pool)
+            s.profiler?.stop(385)
+        }
+        // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1630992, savedInvStd: s.f + 1631224,
+                activation: .identity, output: s.tensor(271), pool: pool)
+            s.profiler?.stop(386)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 24 {
@@ -4767,21 +5269,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, runningMean: s.p + 6887296, runningVar: s.p + 6887536,
                 eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1630992, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(387)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693, into: s.tensor(273),
                 random: &random)
-            s.profiler?.stop(342)
+            s.profiler?.stop(388)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(260), branch: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(272), pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(389)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
@@ -4789,20 +5291,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6887776, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(344)
-        // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(272), pixels: 100 &* s.n, inChannels: 232, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.tensor(274), pool: pool)
-        s.profiler?.stop(345)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        s.profiler?.stop(390)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(275), savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
-                runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
-            s.profiler?.stop(346)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(272), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(274), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
+                runningMean: s.p + 7213504, runningVar: s.p + 7214896, workspace: s.ws, pool: pool)
+            s.profiler?.stop(391)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(272), pixels: 100 &* s.n, inChannels: 232,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+                output: s.tensor(274), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
+                activation: .silu, output: s.tensor(275), pool: pool)
+            s.profiler?.stop(393)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
@@ -4810,18 +5323,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
                 eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1631456, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(394)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 1637024)
-        s.profiler?.stop(348)
+        s.profiler?.stop(395)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1637024, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(396)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -4829,7 +5342,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(277), savedMean: s.f + 1634240, savedInvStd: s.f + 1635632,
                 runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(397)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
@@ -4837,7 +5350,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1634240, pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(398)
         }
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4845,25 +5358,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, reduceBias: s.p + 7315120,
             activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(399)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1392][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7397312, outChannels: 384, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(353)
-        // features.7.0.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.tensor(282), pool: pool)
-        s.profiler?.stop(354)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 384]
+        s.profiler?.stop(400)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
-                gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(283), savedMean: s.f + 1662080, savedInvStd: s.f + 1662464,
-                runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
-            s.profiler?.stop(355)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(282), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1662080, savedInvStd: s.f + 1662464,
+                runningMean: s.p + 7932608, runningVar: s.p + 7932992, workspace: s.ws, pool: pool)
+            s.profiler?.stop(401)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(282), pool: pool)
+            s.profiler?.stop(402)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 384]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
+                gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1662080, savedInvStd: s.f + 1662464,
+                activation: .identity, output: s.tensor(283), pool: pool)
+            s.profiler?.stop(403)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 25 {
@@ -4871,7 +5394,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, runningMean: s.p + 7932608, runningVar: s.p + 7932992,
                 eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1662080, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(404)
         }
     }
 
@@ -4880,20 +5403,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [384][2304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7933376, outChannels: 2304, inChannels: 384, into: s.f + 2304)
-        s.profiler?.stop(357)
-        // features.7.1.block.0 expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(283), pixels: 100 &* s.n, inChannels: 384, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 2304, activation: .identity, residual: nil, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(358)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
+        s.profiler?.stop(405)
+        // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(285), savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
-                runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
-            s.profiler?.stop(359)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(283), pixels: 100 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 2304, output: s.tensor(284), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
+                runningMean: s.p + 8822720, runningVar: s.p + 8825024, workspace: s.ws, pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.7.1.block.0 frozen: expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(283), pixels: 100 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+                output: s.tensor(284), pool: pool)
+            s.profiler?.stop(407)
+        }
+        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
+                activation: .silu, output: s.tensor(285), pool: pool)
+            s.profiler?.stop(408)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
@@ -4901,18 +5435,18 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
                 eps: 1e-05, activation: .silu, output: s.tensor(285), scratch: s.f + 1662848, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(409)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 1672064)
-        s.profiler?.stop(361)
+        s.profiler?.stop(410)
         // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1672064, bias: s.f,
             activation: .identity, output: s.tensor(286), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(411)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -4920,7 +5454,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(287), savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(412)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
@@ -4928,7 +5462,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1667456, pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(413)
         }
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
         s.profiler?.start()
@@ -4936,25 +5470,35 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, reduceBias: s.p + 9078464,
             activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744, savedPooled: s.tensor(289),
             savedHidden: s.tensor(290), savedScale: s.tensor(291), pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(414)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9302048, outChannels: 384, inChannels: 2304, into: s.f + 2304)
-        s.profiler?.stop(366)
-        // features.7.1.block.3 project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304,
-            inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
-            output: s.tensor(292), pool: pool)
-        s.profiler?.stop(367)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 10, 10, 384]
+        s.profiler?.stop(415)
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
-                gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(293), savedMean: s.f + 1713536, savedInvStd: s.f + 1713920,
-                runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
-            s.profiler?.stop(368)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(292), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1713536, savedInvStd: s.f + 1713920,
+                runningMean: s.p + 10187552, runningVar: s.p + 10187936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.7.1.block.3 frozen: project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(292), pool: pool)
+            s.profiler?.stop(417)
+        }
+        // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 384]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
+                gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1713536, savedInvStd: s.f + 1713920,
+                activation: .identity, output: s.tensor(293), pool: pool)
+            s.profiler?.stop(418)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 26 {
@@ -4962,21 +5506,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, runningMean: s.p + 10187552, runningVar: s.p + 10187936,
                 eps: 1e-05, activation: .identity, output: s.tensor(293), scratch: s.f + 1713536, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(419)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232, into: s.tensor(295),
                 random: &random)
-            s.profiler?.stop(370)
+            s.profiler?.stop(420)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(283), branch: s.tensor(293),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
             perImage: 38400, output: s.tensor(294), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(421)
     }
 
     /// features.8 forward: head: conv 1x1 384 -> 1536
@@ -4984,20 +5528,31 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [384][1536]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10188320, outChannels: 1536, inChannels: 384, into: s.f + 2304)
-        s.profiler?.stop(372)
-        // features.8 head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(294), pixels: 100 &* s.n, inChannels: 384, inputMajorWeights: s.f + 2304,
-            bias: s.f, outChannels: 1536, activation: .identity, residual: nil, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(373)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 10, 10, 1536]
+        s.profiler?.stop(422)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
-                gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(297), savedMean: s.f + 1714304, savedInvStd: s.f + 1715840,
-                runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
-            s.profiler?.stop(374)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(294), pixels: 100 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1536, output: s.tensor(296), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1714304, savedInvStd: s.f + 1715840,
+                runningMean: s.p + 10781216, runningVar: s.p + 10782752, workspace: s.ws, pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.8 frozen: head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(294), pixels: 100 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1536, activation: .identity, residual: nil,
+                output: s.tensor(296), pool: pool)
+            s.profiler?.stop(424)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1536]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
+                gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1714304, savedInvStd: s.f + 1715840,
+                activation: .silu, output: s.tensor(297), pool: pool)
+            s.profiler?.stop(425)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks > 27 {
@@ -5005,7 +5560,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, runningMean: s.p + 10781216, runningVar: s.p + 10782752,
                 eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1714304, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(426)
         }
     }
 
@@ -5015,26 +5570,26 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(297), batch: s.n, pixels: 100, channels: 1536, output: s.tensor(298),
             pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(427)
         // dropout p=0.3 (when options.dropout) on [n, 1536]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(298), output: s.tensor(300), count: 1536 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(299), random: &random)
-        s.profiler?.stop(377)
+        s.profiler?.stop(428)
         // classifier.1 linear, [n, 1536] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(300), batch: s.n, inFeatures: 1536, weights: s.p + 10784288,
             bias: s.p + 12320288, outFeatures: 1000, output: s.tensor(301), pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(429)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(301), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(302))
-        s.profiler?.stop(379)
+        s.profiler?.stop(430)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(301), count: 1000 &* s.n)
-        s.profiler?.stop(380)
+        s.profiler?.stop(431)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1536 -> 1000 classes
@@ -5044,17 +5599,17 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(302), input: s.tensor(300), weights: s.p + 10784288,
             batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.tensor(303), gradWeights: s.g + 10784288,
             gradBias: s.g + 12320288, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(432)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(303), mask: s.tensor(299), count: 1536 &* s.n,
             gradInput: s.tensor(304))
-        s.profiler?.stop(382)
+        s.profiler?.stop(433)
         // avgpool backward: spread each channel's gradient over the 100 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(304), batch: s.n, pixels: 100, channels: 1536,
             gradInput: s.tensor(305), pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(434)
     }
 
     /// features.8 backward: head: conv 1x1 384 -> 1536
@@ -5065,13 +5620,13 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1714304,
             savedInvStd: s.f + 1715840, activation: .silu, gradInput: s.tensor(305), gradGamma: s.g + 10778144,
             gradBeta: s.g + 10779680, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(435)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(294), weights: s.p + 10188320,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 1536, gradInput: s.tensor(306),
             gradWeights: s.g + 10188320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(436)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5081,21 +5636,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(306),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
             perImage: 38400, gradBranch: s.tensor(307), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(437)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(292),
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1713536,
             savedInvStd: s.f + 1713920, activation: .identity, gradInput: s.tensor(307), gradGamma: s.g + 10186784,
             gradBeta: s.g + 10187168, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(438)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 activation: .silu, output: s.tensor(310), pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(439)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5103,21 +5658,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
                 eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 1667456, pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(440)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(310), savedScale: s.tensor(291), batch: s.n,
                 pixels: 100, channels: 2304, output: s.tensor(309), pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(441)
         }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 9302048,
             pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
             gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(442)
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(308), input: s.tensor(310), batch: s.n, pixels: 100,
@@ -5126,21 +5681,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(291), gradInput: s.tensor(311), gradReduceWeights: s.g + 8857280,
             gradReduceBias: s.g + 9078464, gradExpandWeights: s.g + 9078560, gradExpandBias: s.g + 9299744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(443)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(286),
             pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1667456,
             savedInvStd: s.f + 1669760, activation: .silu, gradInput: s.tensor(311), gradGamma: s.g + 8848064,
             gradBeta: s.g + 8850368, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(444)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
                 activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(445)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5148,39 +5703,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
                 eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1662848, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(446)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1692800, count: 20736)
-        s.profiler?.stop(396)
+        s.profiler?.stop(447)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, height: 10,
             width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: s.f + 1672064, gradInput: s.tensor(312), gradWeights: s.f + 1692800, pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(448)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1692800, channels: 2304, kernel: 3, into: s.g + 8827328)
-        s.profiler?.stop(398)
+        s.profiler?.stop(449)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(312), input: s.tensor(284),
             pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1662848,
             savedInvStd: s.f + 1665152, activation: .silu, gradInput: s.tensor(312), gradGamma: s.g + 8818112,
             gradBeta: s.g + 8820416, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(450)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(283), weights: s.p + 7933376,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(314),
             gradWeights: s.g + 7933376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(451)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(314), s.tensor(306), count: 38400 &* s.n, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(452)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
@@ -5191,14 +5746,14 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1662080,
             savedInvStd: s.f + 1662464, activation: .identity, gradInput: s.tensor(314), gradGamma: s.g + 7931840,
             gradBeta: s.g + 7932224, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(453)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1634240, savedInvStd: s.f + 1635632,
                 activation: .silu, output: s.tensor(317), pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(454)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5206,21 +5761,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
                 eps: 1e-05, activation: .silu, output: s.tensor(317), scratch: s.f + 1634240, pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(455)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(317), savedScale: s.tensor(281), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(456)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), weights: s.p + 7397312,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(315),
             gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(457)
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(315), input: s.tensor(317), batch: s.n, pixels: 100,
@@ -5229,21 +5784,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(281), gradInput: s.tensor(318), gradReduceWeights: s.g + 7234384,
             gradReduceBias: s.g + 7315120, gradExpandWeights: s.g + 7315184, gradExpandBias: s.g + 7395920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(458)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(276),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1634240,
             savedInvStd: s.f + 1635632, activation: .silu, gradInput: s.tensor(318), gradGamma: s.g + 7228816,
             gradBeta: s.g + 7230208, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(459)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
                 activation: .silu, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(460)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5251,35 +5806,35 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
                 eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 1631456, pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(461)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1649552, count: 12528)
-        s.profiler?.stop(411)
+        s.profiler?.stop(462)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: s.f + 1637024, gradInput: s.tensor(319), gradWeights: s.f + 1649552, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(463)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1649552, channels: 1392, kernel: 3, into: s.g + 7216288)
-        s.profiler?.stop(413)
+        s.profiler?.stop(464)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(274),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1631456,
             savedInvStd: s.f + 1632848, activation: .silu, gradInput: s.tensor(319), gradGamma: s.g + 7210720,
             gradBeta: s.g + 7212112, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(465)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(272), weights: s.p + 6887776,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(321),
             gradWeights: s.g + 6887776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(466)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5289,21 +5844,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(321),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(322), pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(467)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(270),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1630992,
             savedInvStd: s.f + 1631224, activation: .identity, gradInput: s.tensor(322), gradGamma: s.g + 6886816,
             gradBeta: s.g + 6887056, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(468)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1558608, savedInvStd: s.f + 1560000,
                 activation: .silu, output: s.tensor(325), pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(469)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -5311,21 +5866,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
                 eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 1558608, pool: pool)
-            s.profiler?.stop(419)
+            s.profiler?.stop(470)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(325), savedScale: s.tensor(269), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(324), pool: pool)
-            s.profiler?.stop(420)
+            s.profiler?.stop(471)
         }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(324), weights: s.p + 6563872,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(323),
             gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(472)
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(323), input: s.tensor(325), batch: s.n, pixels: 100,
@@ -5334,21 +5889,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(269), gradInput: s.tensor(326), gradReduceWeights: s.g + 6400944,
             gradReduceBias: s.g + 6481680, gradExpandWeights: s.g + 6481744, gradExpandBias: s.g + 6562480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(422)
+        s.profiler?.stop(473)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(326), input: s.tensor(264),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1558608,
             savedInvStd: s.f + 1560000, activation: .silu, gradInput: s.tensor(326), gradGamma: s.g + 6395376,
             gradBeta: s.g + 6396768, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(474)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
                 activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(424)
+            s.profiler?.stop(475)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -5356,39 +5911,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
                 eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 1555824, pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(476)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1596192, count: 34800)
-        s.profiler?.stop(426)
+        s.profiler?.stop(477)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1561392, gradInput: s.tensor(327), gradWeights: s.f + 1596192, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(478)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1596192, channels: 1392, kernel: 5, into: s.g + 6360576)
-        s.profiler?.stop(428)
+        s.profiler?.stop(479)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(327), input: s.tensor(262),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1555824,
             savedInvStd: s.f + 1557216, activation: .silu, gradInput: s.tensor(327), gradGamma: s.g + 6355008,
             gradBeta: s.g + 6356400, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(480)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(260), weights: s.p + 6032064,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(329),
             gradWeights: s.g + 6032064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(481)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(329), s.tensor(321), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(482)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5398,21 +5953,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(329),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(330), pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(483)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(258),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1555360,
             savedInvStd: s.f + 1555592, activation: .identity, gradInput: s.tensor(330), gradGamma: s.g + 6031104,
             gradBeta: s.g + 6031344, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(484)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1482976, savedInvStd: s.f + 1484368,
                 activation: .silu, output: s.tensor(333), pool: pool)
-            s.profiler?.stop(434)
+            s.profiler?.stop(485)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5420,21 +5975,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
                 eps: 1e-05, activation: .silu, output: s.tensor(333), scratch: s.f + 1482976, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(486)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(333), savedScale: s.tensor(257), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(332), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(487)
         }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 5708160,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(331),
             gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(488)
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(331), input: s.tensor(333), batch: s.n, pixels: 100,
@@ -5443,21 +5998,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(257), gradInput: s.tensor(334), gradReduceWeights: s.g + 5545232,
             gradReduceBias: s.g + 5625968, gradExpandWeights: s.g + 5626032, gradExpandBias: s.g + 5706768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(489)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(334), input: s.tensor(252),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1482976,
             savedInvStd: s.f + 1484368, activation: .silu, gradInput: s.tensor(334), gradGamma: s.g + 5539664,
             gradBeta: s.g + 5541056, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(490)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
                 activation: .silu, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(491)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5465,39 +6020,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
                 eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 1480192, pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(492)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1520560, count: 34800)
-        s.profiler?.stop(442)
+        s.profiler?.stop(493)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1485760, gradInput: s.tensor(335), gradWeights: s.f + 1520560, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(494)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1520560, channels: 1392, kernel: 5, into: s.g + 5504864)
-        s.profiler?.stop(444)
+        s.profiler?.stop(495)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(335), input: s.tensor(250),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1480192,
             savedInvStd: s.f + 1481584, activation: .silu, gradInput: s.tensor(335), gradGamma: s.g + 5499296,
             gradBeta: s.g + 5500688, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(496)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(335), input: s.tensor(248), weights: s.p + 5176352,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(337),
             gradWeights: s.g + 5176352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(497)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(337), s.tensor(329), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(498)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5507,21 +6062,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(337),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(338), pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(499)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(246),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1479728,
             savedInvStd: s.f + 1479960, activation: .identity, gradInput: s.tensor(338), gradGamma: s.g + 5175392,
             gradBeta: s.g + 5175632, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(500)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1407344, savedInvStd: s.f + 1408736,
                 activation: .silu, output: s.tensor(341), pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(501)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5529,21 +6084,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
                 eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 1407344, pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(502)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(245), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(340), pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(503)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(340), weights: s.p + 4852448,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(339),
             gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(504)
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(339), input: s.tensor(341), batch: s.n, pixels: 100,
@@ -5552,21 +6107,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(245), gradInput: s.tensor(342), gradReduceWeights: s.g + 4689520,
             gradReduceBias: s.g + 4770256, gradExpandWeights: s.g + 4770320, gradExpandBias: s.g + 4851056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(505)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(240),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1407344,
             savedInvStd: s.f + 1408736, activation: .silu, gradInput: s.tensor(342), gradGamma: s.g + 4683952,
             gradBeta: s.g + 4685344, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(506)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
                 activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(507)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5574,39 +6129,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
                 eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 1404560, pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(508)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1444928, count: 34800)
-        s.profiler?.stop(458)
+        s.profiler?.stop(509)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1410128, gradInput: s.tensor(343), gradWeights: s.f + 1444928, pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(510)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1444928, channels: 1392, kernel: 5, into: s.g + 4649152)
-        s.profiler?.stop(460)
+        s.profiler?.stop(511)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(238),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1404560,
             savedInvStd: s.f + 1405952, activation: .silu, gradInput: s.tensor(343), gradGamma: s.g + 4643584,
             gradBeta: s.g + 4644976, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(512)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(236), weights: s.p + 4320640,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(345),
             gradWeights: s.g + 4320640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(513)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(345), s.tensor(337), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(514)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5616,21 +6171,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(345),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(346), pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(515)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(234),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1404096,
             savedInvStd: s.f + 1404328, activation: .identity, gradInput: s.tensor(346), gradGamma: s.g + 4319680,
             gradBeta: s.g + 4319920, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(516)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1331712, savedInvStd: s.f + 1333104,
                 activation: .silu, output: s.tensor(349), pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(517)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5638,21 +6193,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
                 eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 1331712, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(518)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(349), savedScale: s.tensor(233), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(348), pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(519)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(348), weights: s.p + 3996736,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(347),
             gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(520)
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(347), input: s.tensor(349), batch: s.n, pixels: 100,
@@ -5661,21 +6216,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(233), gradInput: s.tensor(350), gradReduceWeights: s.g + 3833808,
             gradReduceBias: s.g + 3914544, gradExpandWeights: s.g + 3914608, gradExpandBias: s.g + 3995344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(521)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(350), input: s.tensor(228),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1331712,
             savedInvStd: s.f + 1333104, activation: .silu, gradInput: s.tensor(350), gradGamma: s.g + 3828240,
             gradBeta: s.g + 3829632, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(522)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
                 activation: .silu, output: s.tensor(352), pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(523)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5683,39 +6238,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
                 eps: 1e-05, activation: .silu, output: s.tensor(352), scratch: s.f + 1328928, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(524)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1369296, count: 34800)
-        s.profiler?.stop(474)
+        s.profiler?.stop(525)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(350), input: s.tensor(352), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1334496, gradInput: s.tensor(351), gradWeights: s.f + 1369296, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(526)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1369296, channels: 1392, kernel: 5, into: s.g + 3793440)
-        s.profiler?.stop(476)
+        s.profiler?.stop(527)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(351), input: s.tensor(226),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1328928,
             savedInvStd: s.f + 1330320, activation: .silu, gradInput: s.tensor(351), gradGamma: s.g + 3787872,
             gradBeta: s.g + 3789264, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(528)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(224), weights: s.p + 3464928,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(353),
             gradWeights: s.g + 3464928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(529)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(353), s.tensor(345), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(530)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5725,21 +6280,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(353),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(354), pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(531)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(222),
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1328464,
             savedInvStd: s.f + 1328696, activation: .identity, gradInput: s.tensor(354), gradGamma: s.g + 3463968,
             gradBeta: s.g + 3464208, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(532)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1256080, savedInvStd: s.f + 1257472,
                 activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(533)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5747,21 +6302,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1256080, pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(534)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(357), savedScale: s.tensor(221), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(356), pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(535)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(356), weights: s.p + 3141024,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(355),
             gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(536)
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(355), input: s.tensor(357), batch: s.n, pixels: 100,
@@ -5770,21 +6325,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(221), gradInput: s.tensor(358), gradReduceWeights: s.g + 2978096,
             gradReduceBias: s.g + 3058832, gradExpandWeights: s.g + 3058896, gradExpandBias: s.g + 3139632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(537)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(358), input: s.tensor(216),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1256080,
             savedInvStd: s.f + 1257472, activation: .silu, gradInput: s.tensor(358), gradGamma: s.g + 2972528,
             gradBeta: s.g + 2973920, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(538)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
                 activation: .silu, output: s.tensor(360), pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(539)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5792,39 +6347,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
                 eps: 1e-05, activation: .silu, output: s.tensor(360), scratch: s.f + 1253296, pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(540)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1293664, count: 34800)
-        s.profiler?.stop(490)
+        s.profiler?.stop(541)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(358), input: s.tensor(360), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1258864, gradInput: s.tensor(359), gradWeights: s.f + 1293664, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(542)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1293664, channels: 1392, kernel: 5, into: s.g + 2937728)
-        s.profiler?.stop(492)
+        s.profiler?.stop(543)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(359), input: s.tensor(214),
             pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1253296,
             savedInvStd: s.f + 1254688, activation: .silu, gradInput: s.tensor(359), gradGamma: s.g + 2932160,
             gradBeta: s.g + 2933552, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(544)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(213), weights: s.p + 2609216,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(361),
             gradWeights: s.g + 2609216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(545)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(361), s.tensor(353), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(546)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
@@ -5835,14 +6390,14 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1252832,
             savedInvStd: s.f + 1253064, activation: .identity, gradInput: s.tensor(361), gradGamma: s.g + 2608256,
             gradBeta: s.g + 2608496, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(547)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1210400, savedInvStd: s.f + 1211216,
                 activation: .silu, output: s.tensor(364), pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(548)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5850,21 +6405,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
                 eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 1210400, pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(549)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(364), savedScale: s.tensor(211), batch: s.n,
                 pixels: 100, channels: 816, output: s.tensor(363), pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(550)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(363), weights: s.p + 2418944,
             pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(362),
             gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(551)
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(362), input: s.tensor(364), batch: s.n, pixels: 100,
@@ -5873,21 +6428,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(211), gradInput: s.tensor(365), gradReduceWeights: s.g + 2362592,
             gradReduceBias: s.g + 2390336, gradExpandWeights: s.g + 2390384, gradExpandBias: s.g + 2418128,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(552)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(206),
             pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1210400,
             savedInvStd: s.f + 1211216, activation: .silu, gradInput: s.tensor(365), gradGamma: s.g + 2359328,
             gradBeta: s.g + 2360144, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(553)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
                 activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(503)
+            s.profiler?.stop(554)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5895,35 +6450,35 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
                 eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 1208768, pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(555)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1232432, count: 20400)
-        s.profiler?.stop(505)
+        s.profiler?.stop(556)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1212032, gradInput: s.tensor(366), gradWeights: s.f + 1232432, pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(557)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1232432, channels: 816, kernel: 5, into: s.g + 2338928)
-        s.profiler?.stop(507)
+        s.profiler?.stop(558)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(204),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1208768,
             savedInvStd: s.f + 1209584, activation: .silu, gradInput: s.tensor(366), gradGamma: s.g + 2335664,
             gradBeta: s.g + 2336480, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(559)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(202), weights: s.p + 2224688,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(368),
             gradWeights: s.g + 2224688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(560)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -5933,21 +6488,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(368),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(369), pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(561)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(200),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1208496,
             savedInvStd: s.f + 1208632, activation: .identity, gradInput: s.tensor(369), gradGamma: s.g + 2224112,
             gradBeta: s.g + 2224256, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(562)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1166064, savedInvStd: s.f + 1166880,
                 activation: .silu, output: s.tensor(372), pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(563)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5955,21 +6510,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
                 eps: 1e-05, activation: .silu, output: s.tensor(372), scratch: s.f + 1166064, pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(564)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(372), savedScale: s.tensor(199), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(371), pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(565)
         }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(371), weights: s.p + 2113136,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(370),
             gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(566)
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(370), input: s.tensor(372), batch: s.n, pixels: 361,
@@ -5978,21 +6533,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(199), gradInput: s.tensor(373), gradReduceWeights: s.g + 2056784,
             gradReduceBias: s.g + 2084528, gradExpandWeights: s.g + 2084576, gradExpandBias: s.g + 2112320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(567)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(373), input: s.tensor(194),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1166064,
             savedInvStd: s.f + 1166880, activation: .silu, gradInput: s.tensor(373), gradGamma: s.g + 2053520,
             gradBeta: s.g + 2054336, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(568)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
                 activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(569)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -6000,39 +6555,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
                 eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 1164432, pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(570)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1188096, count: 20400)
-        s.profiler?.stop(520)
+        s.profiler?.stop(571)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1167696, gradInput: s.tensor(374), gradWeights: s.f + 1188096, pool: pool)
-        s.profiler?.stop(521)
+        s.profiler?.stop(572)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1188096, channels: 816, kernel: 5, into: s.g + 2033120)
-        s.profiler?.stop(522)
+        s.profiler?.stop(573)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(374), input: s.tensor(192),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1164432,
             savedInvStd: s.f + 1165248, activation: .silu, gradInput: s.tensor(374), gradGamma: s.g + 2029856,
             gradBeta: s.g + 2030672, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(574)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(190), weights: s.p + 1918880,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(376),
             gradWeights: s.g + 1918880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(575)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(376), s.tensor(368), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(576)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6042,21 +6597,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(376),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(377), pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(577)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(188),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1164160,
             savedInvStd: s.f + 1164296, activation: .identity, gradInput: s.tensor(377), gradGamma: s.g + 1918304,
             gradBeta: s.g + 1918448, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(578)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1121728, savedInvStd: s.f + 1122544,
                 activation: .silu, output: s.tensor(380), pool: pool)
-            s.profiler?.stop(528)
+            s.profiler?.stop(579)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -6064,21 +6619,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
                 eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 1121728, pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(580)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(380), savedScale: s.tensor(187), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(379), pool: pool)
-            s.profiler?.stop(530)
+            s.profiler?.stop(581)
         }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(379), weights: s.p + 1807328,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(378),
             gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(582)
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(378), input: s.tensor(380), batch: s.n, pixels: 361,
@@ -6087,21 +6642,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(187), gradInput: s.tensor(381), gradReduceWeights: s.g + 1750976,
             gradReduceBias: s.g + 1778720, gradExpandWeights: s.g + 1778768, gradExpandBias: s.g + 1806512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(583)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(381), input: s.tensor(182),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1121728,
             savedInvStd: s.f + 1122544, activation: .silu, gradInput: s.tensor(381), gradGamma: s.g + 1747712,
             gradBeta: s.g + 1748528, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(584)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
                 activation: .silu, output: s.tensor(383), pool: pool)
-            s.profiler?.stop(534)
+            s.profiler?.stop(585)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -6109,39 +6664,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
                 eps: 1e-05, activation: .silu, output: s.tensor(383), scratch: s.f + 1120096, pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(586)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1143760, count: 20400)
-        s.profiler?.stop(536)
+        s.profiler?.stop(587)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(381), input: s.tensor(383), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1123360, gradInput: s.tensor(382), gradWeights: s.f + 1143760, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(588)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1143760, channels: 816, kernel: 5, into: s.g + 1727312)
-        s.profiler?.stop(538)
+        s.profiler?.stop(589)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(382), input: s.tensor(180),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1120096,
             savedInvStd: s.f + 1120912, activation: .silu, gradInput: s.tensor(382), gradGamma: s.g + 1724048,
             gradBeta: s.g + 1724864, pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(590)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(178), weights: s.p + 1613072,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(384),
             gradWeights: s.g + 1613072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(591)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(384), s.tensor(376), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(592)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6151,21 +6706,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(384),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(385), pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(593)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(385), input: s.tensor(176),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1119824,
             savedInvStd: s.f + 1119960, activation: .identity, gradInput: s.tensor(385), gradGamma: s.g + 1612496,
             gradBeta: s.g + 1612640, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(594)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1077392, savedInvStd: s.f + 1078208,
                 activation: .silu, output: s.tensor(388), pool: pool)
-            s.profiler?.stop(544)
+            s.profiler?.stop(595)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -6173,21 +6728,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
                 eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 1077392, pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(596)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(175), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(387), pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(597)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(387), weights: s.p + 1501520,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(386),
             gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(598)
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(386), input: s.tensor(388), batch: s.n, pixels: 361,
@@ -6196,21 +6751,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(175), gradInput: s.tensor(389), gradReduceWeights: s.g + 1445168,
             gradReduceBias: s.g + 1472912, gradExpandWeights: s.g + 1472960, gradExpandBias: s.g + 1500704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(548)
+        s.profiler?.stop(599)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(170),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1077392,
             savedInvStd: s.f + 1078208, activation: .silu, gradInput: s.tensor(389), gradGamma: s.g + 1441904,
             gradBeta: s.g + 1442720, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(600)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
                 activation: .silu, output: s.tensor(391), pool: pool)
-            s.profiler?.stop(550)
+            s.profiler?.stop(601)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -6218,39 +6773,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
                 eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 1075760, pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(602)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1099424, count: 20400)
-        s.profiler?.stop(552)
+        s.profiler?.stop(603)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(391), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1079024, gradInput: s.tensor(390), gradWeights: s.f + 1099424, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(604)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1099424, channels: 816, kernel: 5, into: s.g + 1421504)
-        s.profiler?.stop(554)
+        s.profiler?.stop(605)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(168),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1075760,
             savedInvStd: s.f + 1076576, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 1418240,
             gradBeta: s.g + 1419056, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(606)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(166), weights: s.p + 1307264,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(392),
             gradWeights: s.g + 1307264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(607)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(392), s.tensor(384), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(608)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6260,21 +6815,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(392),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(393), pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(609)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(393), input: s.tensor(164),
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1075488,
             savedInvStd: s.f + 1075624, activation: .identity, gradInput: s.tensor(393), gradGamma: s.g + 1306688,
             gradBeta: s.g + 1306832, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(610)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1033056, savedInvStd: s.f + 1033872,
                 activation: .silu, output: s.tensor(396), pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(611)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6282,21 +6837,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
                 eps: 1e-05, activation: .silu, output: s.tensor(396), scratch: s.f + 1033056, pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(612)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(396), savedScale: s.tensor(163), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(395), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(613)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(395), weights: s.p + 1195712,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(394),
             gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(614)
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(394), input: s.tensor(396), batch: s.n, pixels: 361,
@@ -6305,21 +6860,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(163), gradInput: s.tensor(397), gradReduceWeights: s.g + 1139360,
             gradReduceBias: s.g + 1167104, gradExpandWeights: s.g + 1167152, gradExpandBias: s.g + 1194896,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(615)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(158),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1033056,
             savedInvStd: s.f + 1033872, activation: .silu, gradInput: s.tensor(397), gradGamma: s.g + 1136096,
             gradBeta: s.g + 1136912, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(616)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
                 activation: .silu, output: s.tensor(399), pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(617)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6327,39 +6882,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
                 eps: 1e-05, activation: .silu, output: s.tensor(399), scratch: s.f + 1031424, pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(618)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1055088, count: 20400)
-        s.profiler?.stop(568)
+        s.profiler?.stop(619)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(399), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1034688, gradInput: s.tensor(398), gradWeights: s.f + 1055088, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(620)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1055088, channels: 816, kernel: 5, into: s.g + 1115696)
-        s.profiler?.stop(570)
+        s.profiler?.stop(621)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(156),
             pixels: 361 &* s.n, channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1031424,
             savedInvStd: s.f + 1032240, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 1112432,
             gradBeta: s.g + 1113248, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(622)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(155), weights: s.p + 1001456,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(400),
             gradWeights: s.g + 1001456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(623)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(400), s.tensor(392), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(624)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
@@ -6370,14 +6925,14 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1031152,
             savedInvStd: s.f + 1031288, activation: .identity, gradInput: s.tensor(400), gradGamma: s.g + 1000880,
             gradBeta: s.g + 1001024, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(625)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1001200, savedInvStd: s.f + 1001776,
                 activation: .silu, output: s.tensor(403), pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(626)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6385,21 +6940,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
                 eps: 1e-05, activation: .silu, output: s.tensor(403), scratch: s.f + 1001200, pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(627)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(403), savedScale: s.tensor(153), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(402), pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(628)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(402), weights: s.p + 922544,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(401), gradWeights: s.g + 922544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(629)
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(401), input: s.tensor(403), batch: s.n, pixels: 361,
@@ -6408,21 +6963,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(153), gradInput: s.tensor(404), gradReduceWeights: s.g + 894288,
             gradReduceBias: s.g + 908112, gradExpandWeights: s.g + 908144, gradExpandBias: s.g + 921968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(630)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(404), input: s.tensor(148),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1001200,
             savedInvStd: s.f + 1001776, activation: .silu, gradInput: s.tensor(404), gradGamma: s.g + 891984,
             gradBeta: s.g + 892560, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(631)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
                 activation: .silu, output: s.tensor(406), pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(632)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6430,35 +6985,35 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
                 eps: 1e-05, activation: .silu, output: s.tensor(406), scratch: s.f + 1000048, pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(633)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1016752, count: 14400)
-        s.profiler?.stop(583)
+        s.profiler?.stop(634)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1002352, gradInput: s.tensor(405), gradWeights: s.f + 1016752, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(635)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1016752, channels: 576, kernel: 5, into: s.g + 877584)
-        s.profiler?.stop(585)
+        s.profiler?.stop(636)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(146),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1000048,
             savedInvStd: s.f + 1000624, activation: .silu, gradInput: s.tensor(405), gradGamma: s.g + 875280,
             gradBeta: s.g + 875856, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(637)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(144), weights: s.p + 819984,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(407), gradWeights: s.g + 819984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(638)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -6468,21 +7023,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(407),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(408), pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(639)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(408), input: s.tensor(142),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 999856,
             savedInvStd: s.f + 999952, activation: .identity, gradInput: s.tensor(408), gradGamma: s.g + 819600,
             gradBeta: s.g + 819696, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(640)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 988336, savedInvStd: s.f + 988912,
                 activation: .silu, output: s.tensor(411), pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(641)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6490,21 +7045,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
                 eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 988336, pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(642)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(411), savedScale: s.tensor(141), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(410), pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(643)
         }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(408), input: s.tensor(410), weights: s.p + 764304,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(409), gradWeights: s.g + 764304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(644)
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(409), input: s.tensor(411), batch: s.n, pixels: 361,
@@ -6513,21 +7068,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(141), gradInput: s.tensor(412), gradReduceWeights: s.g + 736048,
             gradReduceBias: s.g + 749872, gradExpandWeights: s.g + 749904, gradExpandBias: s.g + 763728,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(645)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(412), input: s.tensor(136),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 988336,
             savedInvStd: s.f + 988912, activation: .silu, gradInput: s.tensor(412), gradGamma: s.g + 733744,
             gradBeta: s.g + 734320, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(646)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 987184, savedInvStd: s.f + 987760,
                 activation: .silu, output: s.tensor(414), pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(647)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6535,39 +7090,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
                 eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 987184, pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(648)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 994672, count: 5184)
-        s.profiler?.stop(598)
+        s.profiler?.stop(649)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(412), input: s.tensor(414), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 989488, gradInput: s.tensor(413), gradWeights: s.f + 994672, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(650)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 994672, channels: 576, kernel: 3, into: s.g + 728560)
-        s.profiler?.stop(600)
+        s.profiler?.stop(651)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(413), input: s.tensor(134),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 987184,
             savedInvStd: s.f + 987760, activation: .silu, gradInput: s.tensor(413), gradGamma: s.g + 726256,
             gradBeta: s.g + 726832, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(652)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(132), weights: s.p + 670960,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 670960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(653)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(415), s.tensor(407), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(654)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -6577,21 +7132,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(415),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(416), pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(655)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(416), input: s.tensor(130),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 986992,
             savedInvStd: s.f + 987088, activation: .identity, gradInput: s.tensor(416), gradGamma: s.g + 670576,
             gradBeta: s.g + 670672, pool: pool)
-        s.profiler?.stop(605)
+        s.profiler?.stop(656)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 975472, savedInvStd: s.f + 976048,
                 activation: .silu, output: s.tensor(419), pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(657)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6599,21 +7154,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
                 eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 975472, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(658)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(129), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(659)
         }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(416), input: s.tensor(418), weights: s.p + 615280,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 615280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(660)
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(417), input: s.tensor(419), batch: s.n, pixels: 361,
@@ -6622,21 +7177,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(420), gradReduceWeights: s.g + 587024,
             gradReduceBias: s.g + 600848, gradExpandWeights: s.g + 600880, gradExpandBias: s.g + 614704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(661)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(420), input: s.tensor(124),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 975472,
             savedInvStd: s.f + 976048, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 584720,
             gradBeta: s.g + 585296, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(662)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 974320, savedInvStd: s.f + 974896,
                 activation: .silu, output: s.tensor(422), pool: pool)
-            s.profiler?.stop(612)
+            s.profiler?.stop(663)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6644,39 +7199,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
                 eps: 1e-05, activation: .silu, output: s.tensor(422), scratch: s.f + 974320, pool: pool)
-            s.profiler?.stop(613)
+            s.profiler?.stop(664)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 981808, count: 5184)
-        s.profiler?.stop(614)
+        s.profiler?.stop(665)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(420), input: s.tensor(422), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 976624, gradInput: s.tensor(421), gradWeights: s.f + 981808, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(666)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 981808, channels: 576, kernel: 3, into: s.g + 579536)
-        s.profiler?.stop(616)
+        s.profiler?.stop(667)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(421), input: s.tensor(122),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 974320,
             savedInvStd: s.f + 974896, activation: .silu, gradInput: s.tensor(421), gradGamma: s.g + 577232,
             gradBeta: s.g + 577808, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(668)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(421), input: s.tensor(120), weights: s.p + 521936,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(423), gradWeights: s.g + 521936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(669)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(423), s.tensor(415), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(670)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -6686,21 +7241,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(423),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(424), pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(671)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(424), input: s.tensor(118),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 974128,
             savedInvStd: s.f + 974224, activation: .identity, gradInput: s.tensor(424), gradGamma: s.g + 521552,
             gradBeta: s.g + 521648, pool: pool)
-        s.profiler?.stop(621)
+        s.profiler?.stop(672)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 962608, savedInvStd: s.f + 963184,
                 activation: .silu, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(673)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6708,21 +7263,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
                 eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 962608, pool: pool)
-            s.profiler?.stop(623)
+            s.profiler?.stop(674)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(427), savedScale: s.tensor(117), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(426), pool: pool)
-            s.profiler?.stop(624)
+            s.profiler?.stop(675)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(424), input: s.tensor(426), weights: s.p + 466256,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(425), gradWeights: s.g + 466256,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(676)
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(425), input: s.tensor(427), batch: s.n, pixels: 361,
@@ -6731,21 +7286,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(428), gradReduceWeights: s.g + 438000,
             gradReduceBias: s.g + 451824, gradExpandWeights: s.g + 451856, gradExpandBias: s.g + 465680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(677)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(428), input: s.tensor(112),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 962608,
             savedInvStd: s.f + 963184, activation: .silu, gradInput: s.tensor(428), gradGamma: s.g + 435696,
             gradBeta: s.g + 436272, pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(678)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 961456, savedInvStd: s.f + 962032,
                 activation: .silu, output: s.tensor(430), pool: pool)
-            s.profiler?.stop(628)
+            s.profiler?.stop(679)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6753,39 +7308,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
                 eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 961456, pool: pool)
-            s.profiler?.stop(629)
+            s.profiler?.stop(680)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 968944, count: 5184)
-        s.profiler?.stop(630)
+        s.profiler?.stop(681)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(428), input: s.tensor(430), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 963760, gradInput: s.tensor(429), gradWeights: s.f + 968944, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(682)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 968944, channels: 576, kernel: 3, into: s.g + 430512)
-        s.profiler?.stop(632)
+        s.profiler?.stop(683)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(110),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 961456,
             savedInvStd: s.f + 962032, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 428208,
             gradBeta: s.g + 428784, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(684)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(108), weights: s.p + 372912,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(431), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(634)
+        s.profiler?.stop(685)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(431), s.tensor(423), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(686)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -6795,21 +7350,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(431),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(432), pool: pool)
-        s.profiler?.stop(636)
+        s.profiler?.stop(687)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(432), input: s.tensor(106),
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 961264,
             savedInvStd: s.f + 961360, activation: .identity, gradInput: s.tensor(432), gradGamma: s.g + 372528,
             gradBeta: s.g + 372624, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(688)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 949744, savedInvStd: s.f + 950320,
                 activation: .silu, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(638)
+            s.profiler?.stop(689)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6817,21 +7372,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
                 eps: 1e-05, activation: .silu, output: s.tensor(435), scratch: s.f + 949744, pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(690)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(435), savedScale: s.tensor(105), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(434), pool: pool)
-            s.profiler?.stop(640)
+            s.profiler?.stop(691)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(432), input: s.tensor(434), weights: s.p + 317232,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(433), gradWeights: s.g + 317232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(692)
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(433), input: s.tensor(435), batch: s.n, pixels: 361,
@@ -6840,21 +7395,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(105), gradInput: s.tensor(436), gradReduceWeights: s.g + 288976,
             gradReduceBias: s.g + 302800, gradExpandWeights: s.g + 302832, gradExpandBias: s.g + 316656,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(693)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(436), input: s.tensor(100),
             pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 949744,
             savedInvStd: s.f + 950320, activation: .silu, gradInput: s.tensor(436), gradGamma: s.g + 286672,
             gradBeta: s.g + 287248, pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(694)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
                 beta: s.p + 279760, savedMean: s.f + 948592, savedInvStd: s.f + 949168, activation: .silu,
                 output: s.tensor(438), pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(695)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6862,38 +7417,38 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
                 eps: 1e-05, activation: .silu, output: s.tensor(438), scratch: s.f + 948592, pool: pool)
-            s.profiler?.stop(645)
+            s.profiler?.stop(696)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 956080, count: 5184)
-        s.profiler?.stop(646)
+        s.profiler?.stop(697)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(436), input: s.tensor(438), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 950896, gradInput: s.tensor(437), gradWeights: s.f + 956080, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(698)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 956080, channels: 576, kernel: 3, into: s.g + 281488)
-        s.profiler?.stop(648)
+        s.profiler?.stop(699)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(98), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 948592, savedInvStd: s.f + 949168,
             activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 279184, gradBeta: s.g + 279760, pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(700)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(97), weights: s.p + 223888,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(439), gradWeights: s.g + 223888,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(701)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(439), s.tensor(431), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(702)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
@@ -6904,14 +7459,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 948400, savedInvStd: s.f + 948496,
             activation: .identity, gradInput: s.tensor(439), gradGamma: s.g + 223504, gradBeta: s.g + 223600,
             pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(703)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
                 beta: s.p + 187776, savedMean: s.f + 942640, savedInvStd: s.f + 942928, activation: .silu,
                 output: s.tensor(442), pool: pool)
-            s.profiler?.stop(653)
+            s.profiler?.stop(704)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6919,21 +7474,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
                 eps: 1e-05, activation: .silu, output: s.tensor(442), scratch: s.f + 942640, pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(705)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(442), savedScale: s.tensor(95), batch: s.n, pixels: 361,
                 channels: 288, output: s.tensor(441), pool: pool)
-            s.profiler?.stop(655)
+            s.profiler?.stop(706)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(441), weights: s.p + 195856,
             pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(440), gradWeights: s.g + 195856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(707)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(440), input: s.tensor(442), batch: s.n, pixels: 361,
@@ -6942,20 +7497,20 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(443), gradReduceWeights: s.g + 188640,
             gradReduceBias: s.g + 192096, gradExpandWeights: s.g + 192112, gradExpandBias: s.g + 195568,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(708)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(90), pixels: 361 &* s.n,
             channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 942640, savedInvStd: s.f + 942928,
             activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 187488, gradBeta: s.g + 187776, pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(709)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 942064, savedInvStd: s.f + 942352,
                 activation: .silu, output: s.tensor(445), pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(710)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6963,35 +7518,35 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
                 eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 942064, pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(711)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 945808, count: 2592)
-        s.profiler?.stop(661)
+        s.profiler?.stop(712)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 943216, gradInput: s.tensor(444), gradWeights: s.f + 945808, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(713)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 945808, channels: 288, kernel: 3, into: s.g + 184896)
-        s.profiler?.stop(663)
+        s.profiler?.stop(714)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(444), input: s.tensor(88),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 942064,
             savedInvStd: s.f + 942352, activation: .silu, gradInput: s.tensor(444), gradGamma: s.g + 183744,
             gradBeta: s.g + 184032, pool: pool)
-        s.profiler?.stop(664)
+        s.profiler?.stop(715)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(444), input: s.tensor(86), weights: s.p + 169920,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(446), gradWeights: s.g + 169920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(716)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -7001,21 +7556,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(446),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 69312, gradBranch: s.tensor(447), pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(717)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(447), input: s.tensor(84),
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 941968,
             savedInvStd: s.f + 942016, activation: .identity, gradInput: s.tensor(447), gradGamma: s.g + 169728,
             gradBeta: s.g + 169776, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(718)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 926992, savedInvStd: s.f + 927280,
                 activation: .silu, output: s.tensor(450), pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(719)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -7023,21 +7578,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
                 eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 926992, pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(720)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(450), savedScale: s.tensor(83), batch: s.n,
                 pixels: 1444, channels: 288, output: s.tensor(449), pool: pool)
-            s.profiler?.stop(670)
+            s.profiler?.stop(721)
         }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(449), weights: s.p + 155904,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(448), gradWeights: s.g + 155904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(722)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(448), input: s.tensor(450), batch: s.n,
@@ -7046,21 +7601,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(451), gradReduceWeights: s.g + 148688,
             gradReduceBias: s.g + 152144, gradExpandWeights: s.g + 152160, gradExpandBias: s.g + 155616,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(723)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(451), input: s.tensor(78),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 926992,
             savedInvStd: s.f + 927280, activation: .silu, gradInput: s.tensor(451), gradGamma: s.g + 147536,
             gradBeta: s.g + 147824, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(724)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 926416, savedInvStd: s.f + 926704,
                 activation: .silu, output: s.tensor(453), pool: pool)
-            s.profiler?.stop(674)
+            s.profiler?.stop(725)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -7068,39 +7623,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
                 eps: 1e-05, activation: .silu, output: s.tensor(453), scratch: s.f + 926416, pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(726)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 934768, count: 7200)
-        s.profiler?.stop(676)
+        s.profiler?.stop(727)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(451), input: s.tensor(453), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 927568, gradInput: s.tensor(452), gradWeights: s.f + 934768, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(728)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 934768, channels: 288, kernel: 5, into: s.g + 140336)
-        s.profiler?.stop(678)
+        s.profiler?.stop(729)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(452), input: s.tensor(76),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 926416,
             savedInvStd: s.f + 926704, activation: .silu, gradInput: s.tensor(452), gradGamma: s.g + 139184,
             gradBeta: s.g + 139472, pool: pool)
-        s.profiler?.stop(679)
+        s.profiler?.stop(730)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(452), input: s.tensor(74), weights: s.p + 125360,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(454), gradWeights: s.g + 125360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(731)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(454), s.tensor(446), count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(732)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -7110,21 +7665,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(454),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 69312, gradBranch: s.tensor(455), pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(733)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(455), input: s.tensor(72),
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 926320,
             savedInvStd: s.f + 926368, activation: .identity, gradInput: s.tensor(455), gradGamma: s.g + 125168,
             gradBeta: s.g + 125216, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(734)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 911344, savedInvStd: s.f + 911632,
                 activation: .silu, output: s.tensor(458), pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(735)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -7132,21 +7687,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
                 eps: 1e-05, activation: .silu, output: s.tensor(458), scratch: s.f + 911344, pool: pool)
-            s.profiler?.stop(685)
+            s.profiler?.stop(736)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(458), savedScale: s.tensor(71), batch: s.n,
                 pixels: 1444, channels: 288, output: s.tensor(457), pool: pool)
-            s.profiler?.stop(686)
+            s.profiler?.stop(737)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(455), input: s.tensor(457), weights: s.p + 111344,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(456), gradWeights: s.g + 111344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(738)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(456), input: s.tensor(458), batch: s.n,
@@ -7155,21 +7710,21 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(71), gradInput: s.tensor(459), gradReduceWeights: s.g + 104128,
             gradReduceBias: s.g + 107584, gradExpandWeights: s.g + 107600, gradExpandBias: s.g + 111056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(739)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(459), input: s.tensor(66),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 911344,
             savedInvStd: s.f + 911632, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 102976,
             gradBeta: s.g + 103264, pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(740)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
                 beta: s.p + 94912, savedMean: s.f + 910768, savedInvStd: s.f + 911056, activation: .silu,
                 output: s.tensor(461), pool: pool)
-            s.profiler?.stop(690)
+            s.profiler?.stop(741)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -7177,39 +7732,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
                 activation: .silu, output: s.tensor(461), scratch: s.f + 910768, pool: pool)
-            s.profiler?.stop(691)
+            s.profiler?.stop(742)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 919120, count: 7200)
-        s.profiler?.stop(692)
+        s.profiler?.stop(743)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(461), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 911920, gradInput: s.tensor(460), gradWeights: s.f + 919120, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(744)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 919120, channels: 288, kernel: 5, into: s.g + 95776)
-        s.profiler?.stop(694)
+        s.profiler?.stop(745)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(460), input: s.tensor(64),
             pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 910768,
             savedInvStd: s.f + 911056, activation: .silu, gradInput: s.tensor(460), gradGamma: s.g + 94624,
             gradBeta: s.g + 94912, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(746)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(460), input: s.tensor(63), weights: s.p + 80800,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(462), gradWeights: s.g + 80800,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(747)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(462), s.tensor(454), count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(748)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
@@ -7220,14 +7775,14 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 910672,
             savedInvStd: s.f + 910720, activation: .identity, gradInput: s.tensor(462), gradGamma: s.g + 80608,
             gradBeta: s.g + 80656, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(749)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
                 beta: s.p + 67536, savedMean: s.f + 900688, savedInvStd: s.f + 900880, activation: .silu,
                 output: s.tensor(465), pool: pool)
-            s.profiler?.stop(699)
+            s.profiler?.stop(750)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -7235,21 +7790,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
                 activation: .silu, output: s.tensor(465), scratch: s.f + 900688, pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(751)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(465), savedScale: s.tensor(61), batch: s.n,
                 pixels: 1444, channels: 192, output: s.tensor(464), pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(752)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(464), weights: s.p + 71392,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(463), gradWeights: s.g + 71392,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(753)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(463), input: s.tensor(465), batch: s.n,
@@ -7257,21 +7812,21 @@ public final class EfficientNetB3Training: TrainableModel {
             expandWeights: s.p + 69664, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
             gradInput: s.tensor(466), gradReduceWeights: s.g + 68112, gradReduceBias: s.g + 69648,
             gradExpandWeights: s.g + 69664, gradExpandBias: s.g + 71200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(754)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(56),
             pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 900688,
             savedInvStd: s.f + 900880, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 67344,
             gradBeta: s.g + 67536, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(755)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
                 beta: s.p + 61968, savedMean: s.f + 900304, savedInvStd: s.f + 900496, activation: .silu,
                 output: s.tensor(468), pool: pool)
-            s.profiler?.stop(705)
+            s.profiler?.stop(756)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -7279,35 +7834,35 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
                 activation: .silu, output: s.tensor(468), scratch: s.f + 900304, pool: pool)
-            s.profiler?.stop(706)
+            s.profiler?.stop(757)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 905872, count: 4800)
-        s.profiler?.stop(707)
+        s.profiler?.stop(758)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 901072, gradInput: s.tensor(467), gradWeights: s.f + 905872, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(759)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 905872, channels: 192, kernel: 5, into: s.g + 62544)
-        s.profiler?.stop(709)
+        s.profiler?.stop(760)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(467), input: s.tensor(54),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 900304,
             savedInvStd: s.f + 900496, activation: .silu, gradInput: s.tensor(467), gradGamma: s.g + 61776,
             gradBeta: s.g + 61968, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(761)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(467), input: s.tensor(52), weights: s.p + 55632,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(469), gradWeights: s.g + 55632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(762)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -7317,21 +7872,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(469),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(470), pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(763)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(470), input: s.tensor(50),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 900240,
             savedInvStd: s.f + 900272, activation: .identity, gradInput: s.tensor(470), gradGamma: s.g + 55504,
             gradBeta: s.g + 55536, pool: pool)
-        s.profiler?.stop(713)
+        s.profiler?.stop(764)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
                 beta: s.p + 45504, savedMean: s.f + 896400, savedInvStd: s.f + 896592, activation: .silu,
                 output: s.tensor(473), pool: pool)
-            s.profiler?.stop(714)
+            s.profiler?.stop(765)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7339,21 +7894,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
                 activation: .silu, output: s.tensor(473), scratch: s.f + 896400, pool: pool)
-            s.profiler?.stop(715)
+            s.profiler?.stop(766)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(473), savedScale: s.tensor(49), batch: s.n,
                 pixels: 5625, channels: 192, output: s.tensor(472), pool: pool)
-            s.profiler?.stop(716)
+            s.profiler?.stop(767)
         }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(472), weights: s.p + 49360,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(471), gradWeights: s.g + 49360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(717)
+        s.profiler?.stop(768)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(471), input: s.tensor(473), batch: s.n,
@@ -7361,21 +7916,21 @@ public final class EfficientNetB3Training: TrainableModel {
             expandWeights: s.p + 47632, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
             gradInput: s.tensor(474), gradReduceWeights: s.g + 46080, gradReduceBias: s.g + 47616,
             gradExpandWeights: s.g + 47632, gradExpandBias: s.g + 49168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(718)
+        s.profiler?.stop(769)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(44),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 896400,
             savedInvStd: s.f + 896592, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 45312,
             gradBeta: s.g + 45504, pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(770)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
                 beta: s.p + 43008, savedMean: s.f + 896016, savedInvStd: s.f + 896208, activation: .silu,
                 output: s.tensor(476), pool: pool)
-            s.profiler?.stop(720)
+            s.profiler?.stop(771)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7383,39 +7938,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
                 activation: .silu, output: s.tensor(476), scratch: s.f + 896016, pool: pool)
-            s.profiler?.stop(721)
+            s.profiler?.stop(772)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 898512, count: 1728)
-        s.profiler?.stop(722)
+        s.profiler?.stop(773)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 896784, gradInput: s.tensor(475), gradWeights: s.f + 898512, pool: pool)
-        s.profiler?.stop(723)
+        s.profiler?.stop(774)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 898512, channels: 192, kernel: 3, into: s.g + 43584)
-        s.profiler?.stop(724)
+        s.profiler?.stop(775)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(475), input: s.tensor(42),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 896016,
             savedInvStd: s.f + 896208, activation: .silu, gradInput: s.tensor(475), gradGamma: s.g + 42816,
             gradBeta: s.g + 43008, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(776)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(475), input: s.tensor(40), weights: s.p + 36672,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(477), gradWeights: s.g + 36672,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(777)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(477), s.tensor(469), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(778)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -7425,21 +7980,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(477),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(478), pool: pool)
-        s.profiler?.stop(728)
+        s.profiler?.stop(779)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(478), input: s.tensor(38),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 895952,
             savedInvStd: s.f + 895984, activation: .identity, gradInput: s.tensor(478), gradGamma: s.g + 36544,
             gradBeta: s.g + 36576, pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(780)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
                 beta: s.p + 26544, savedMean: s.f + 892112, savedInvStd: s.f + 892304, activation: .silu,
                 output: s.tensor(481), pool: pool)
-            s.profiler?.stop(730)
+            s.profiler?.stop(781)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7447,21 +8002,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
                 activation: .silu, output: s.tensor(481), scratch: s.f + 892112, pool: pool)
-            s.profiler?.stop(731)
+            s.profiler?.stop(782)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(481), savedScale: s.tensor(37), batch: s.n,
                 pixels: 5625, channels: 192, output: s.tensor(480), pool: pool)
-            s.profiler?.stop(732)
+            s.profiler?.stop(783)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(480), weights: s.p + 30400,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(479), gradWeights: s.g + 30400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(733)
+        s.profiler?.stop(784)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(479), input: s.tensor(481), batch: s.n,
@@ -7469,21 +8024,21 @@ public final class EfficientNetB3Training: TrainableModel {
             expandWeights: s.p + 28672, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(482), gradReduceWeights: s.g + 27120, gradReduceBias: s.g + 28656,
             gradExpandWeights: s.g + 28672, gradExpandBias: s.g + 30208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(785)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(482), input: s.tensor(32),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 892112,
             savedInvStd: s.f + 892304, activation: .silu, gradInput: s.tensor(482), gradGamma: s.g + 26352,
             gradBeta: s.g + 26544, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(786)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
                 beta: s.p + 24048, savedMean: s.f + 891728, savedInvStd: s.f + 891920, activation: .silu,
                 output: s.tensor(484), pool: pool)
-            s.profiler?.stop(736)
+            s.profiler?.stop(787)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7491,39 +8046,39 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
                 activation: .silu, output: s.tensor(484), scratch: s.f + 891728, pool: pool)
-            s.profiler?.stop(737)
+            s.profiler?.stop(788)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 894224, count: 1728)
-        s.profiler?.stop(738)
+        s.profiler?.stop(789)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 892496, gradInput: s.tensor(483), gradWeights: s.f + 894224, pool: pool)
-        s.profiler?.stop(739)
+        s.profiler?.stop(790)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 894224, channels: 192, kernel: 3, into: s.g + 24624)
-        s.profiler?.stop(740)
+        s.profiler?.stop(791)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(483), input: s.tensor(30),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 891728,
             savedInvStd: s.f + 891920, activation: .silu, gradInput: s.tensor(483), gradGamma: s.g + 23856,
             gradBeta: s.g + 24048, pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(792)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(483), input: s.tensor(29), weights: s.p + 17712,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(485), gradWeights: s.g + 17712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(793)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(485), s.tensor(477), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(794)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
@@ -7534,14 +8089,14 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 891664,
             savedInvStd: s.f + 891696, activation: .identity, gradInput: s.tensor(485), gradGamma: s.g + 17584,
             gradBeta: s.g + 17616, pool: pool)
-        s.profiler?.stop(744)
+        s.profiler?.stop(795)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
                 beta: s.p + 10656, savedMean: s.f + 888784, savedInvStd: s.f + 888928, activation: .silu,
                 output: s.tensor(488), pool: pool)
-            s.profiler?.stop(745)
+            s.profiler?.stop(796)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7549,21 +8104,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
                 activation: .silu, output: s.tensor(488), scratch: s.f + 888784, pool: pool)
-            s.profiler?.stop(746)
+            s.profiler?.stop(797)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(488), savedScale: s.tensor(27), batch: s.n,
                 pixels: 5625, channels: 144, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(747)
+            s.profiler?.stop(798)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), weights: s.p + 12976,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(486), gradWeights: s.g + 12976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(748)
+        s.profiler?.stop(799)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(486), input: s.tensor(488), batch: s.n,
@@ -7571,21 +8126,21 @@ public final class EfficientNetB3Training: TrainableModel {
             expandWeights: s.p + 11968, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradInput: s.tensor(489), gradReduceWeights: s.g + 11088, gradReduceBias: s.g + 11952,
             gradExpandWeights: s.g + 11968, gradExpandBias: s.g + 12832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(749)
+        s.profiler?.stop(800)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(22),
             pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 888784,
             savedInvStd: s.f + 888928, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 10512,
             gradBeta: s.g + 10656, pool: pool)
-        s.profiler?.stop(750)
+        s.profiler?.stop(801)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
                 beta: s.p + 8784, savedMean: s.f + 888496, savedInvStd: s.f + 888640, activation: .silu,
                 output: s.tensor(491), pool: pool)
-            s.profiler?.stop(751)
+            s.profiler?.stop(802)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7593,35 +8148,35 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
                 activation: .silu, output: s.tensor(491), scratch: s.f + 888496, pool: pool)
-            s.profiler?.stop(752)
+            s.profiler?.stop(803)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 890368, count: 1296)
-        s.profiler?.stop(753)
+        s.profiler?.stop(804)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), batch: s.n, height: 150,
             width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 889072, gradInput: s.tensor(490), gradWeights: s.f + 890368, pool: pool)
-        s.profiler?.stop(754)
+        s.profiler?.stop(805)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 890368, channels: 144, kernel: 3, into: s.g + 9216)
-        s.profiler?.stop(755)
+        s.profiler?.stop(806)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(490), input: s.tensor(20),
             pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 888496,
             savedInvStd: s.f + 888640, activation: .silu, gradInput: s.tensor(490), gradGamma: s.g + 8640,
             gradBeta: s.g + 8784, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(807)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(490), input: s.tensor(18), weights: s.p + 5184,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(492), gradWeights: s.g + 5184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(808)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
@@ -7631,21 +8186,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(492),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 540000, gradBranch: s.tensor(493), pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(809)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(16),
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 888448,
             savedInvStd: s.f + 888472, activation: .identity, gradInput: s.tensor(493), gradGamma: s.g + 5056,
             gradBeta: s.g + 5088, pool: pool)
-        s.profiler?.stop(759)
+        s.profiler?.stop(810)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016,
                 beta: s.p + 4048, savedMean: s.f + 887968, savedInvStd: s.f + 887992, activation: .silu,
                 output: s.tensor(496), pool: pool)
-            s.profiler?.stop(760)
+            s.profiler?.stop(811)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -7653,21 +8208,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
                 activation: .silu, output: s.tensor(496), scratch: s.f + 887968, pool: pool)
-            s.profiler?.stop(761)
+            s.profiler?.stop(812)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(496), savedScale: s.tensor(15), batch: s.n,
                 pixels: 22500, channels: 24, output: s.tensor(495), pool: pool)
-            s.profiler?.stop(762)
+            s.profiler?.stop(813)
         }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), weights: s.p + 4480,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(494), gradWeights: s.g + 4480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(763)
+        s.profiler?.stop(814)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(494), input: s.tensor(496), batch: s.n,
@@ -7675,32 +8230,32 @@ public final class EfficientNetB3Training: TrainableModel {
             expandWeights: s.p + 4304, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
             gradInput: s.tensor(497), gradReduceWeights: s.g + 4144, gradReduceBias: s.g + 4288,
             gradExpandWeights: s.g + 4304, gradExpandBias: s.g + 4448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(815)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(10),
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 887968,
             savedInvStd: s.f + 887992, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 4016,
             gradBeta: s.g + 4048, pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(816)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 888232, count: 216)
-        s.profiler?.stop(766)
+        s.profiler?.stop(817)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(9), batch: s.n, height: 150,
             width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 888016, gradInput: s.tensor(498), gradWeights: s.f + 888232, pool: pool)
-        s.profiler?.stop(767)
+        s.profiler?.stop(818)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 888232, channels: 24, kernel: 3, into: s.g + 3792)
-        s.profiler?.stop(768)
+        s.profiler?.stop(819)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(498), s.tensor(492), count: 540000 &* s.n, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(820)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
@@ -7711,14 +8266,14 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 887920,
             savedInvStd: s.f + 887944, activation: .identity, gradInput: s.tensor(498), gradGamma: s.g + 3664,
             gradBeta: s.g + 3696, pool: pool)
-        s.profiler?.stop(770)
+        s.profiler?.stop(821)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
                 beta: s.p + 1696, savedMean: s.f + 887120, savedInvStd: s.f + 887160, activation: .silu,
                 output: s.tensor(501), pool: pool)
-            s.profiler?.stop(771)
+            s.profiler?.stop(822)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -7726,21 +8281,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
                 activation: .silu, output: s.tensor(501), scratch: s.f + 887120, pool: pool)
-            s.profiler?.stop(772)
+            s.profiler?.stop(823)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(501), savedScale: s.tensor(7), batch: s.n,
                 pixels: 22500, channels: 40, output: s.tensor(500), pool: pool)
-            s.profiler?.stop(773)
+            s.profiler?.stop(824)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(498), input: s.tensor(500), weights: s.p + 2704,
             pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(499), gradWeights: s.g + 2704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(774)
+        s.profiler?.stop(825)
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(499), input: s.tensor(501), batch: s.n,
@@ -7748,21 +8303,21 @@ public final class EfficientNetB3Training: TrainableModel {
             expandWeights: s.p + 2256, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(502), gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240,
             gradExpandWeights: s.g + 2256, gradExpandBias: s.g + 2656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(826)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(502), input: s.tensor(2),
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 887120,
             savedInvStd: s.f + 887160, activation: .silu, gradInput: s.tensor(502), gradGamma: s.g + 1648,
             gradBeta: s.g + 1696, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(827)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088,
                 beta: s.p + 1136, savedMean: s.f + 887040, savedInvStd: s.f + 887080, activation: .silu,
                 output: s.tensor(504), pool: pool)
-            s.profiler?.stop(777)
+            s.profiler?.stop(828)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -7770,22 +8325,22 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
                 activation: .silu, output: s.tensor(504), scratch: s.f + 887040, pool: pool)
-            s.profiler?.stop(778)
+            s.profiler?.stop(829)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 887560, count: 360)
-        s.profiler?.stop(779)
+        s.profiler?.stop(830)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(502), input: s.tensor(504), batch: s.n, height: 150,
             width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 887200, gradInput: s.tensor(503), gradWeights: s.f + 887560, pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(831)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 887560, channels: 40, kernel: 3, into: s.g + 1280)
-        s.profiler?.stop(781)
+        s.profiler?.stop(832)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 40 channels
@@ -7796,13 +8351,13 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 887040,
             savedInvStd: s.f + 887080, activation: .silu, gradInput: s.tensor(503), gradGamma: s.g + 1088,
             gradBeta: s.g + 1136, pool: pool)
-        s.profiler?.stop(782)
+        s.profiler?.stop(833)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(503), input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             outChannels: 40, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(834)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -8339,10 +8894,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [40][24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21600000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 21600000,
-              "project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
+              "frozen: project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 150, 150, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
@@ -8357,10 +8914,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12960000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12960000,
-              "project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+              "frozen: project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 150, 150, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
         .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8369,10 +8928,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 77760000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
-              "expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+              "frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8387,18 +8948,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25920000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 25920000,
-              "project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8413,10 +8978,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8425,10 +8992,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8443,10 +9012,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8455,10 +9026,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8473,18 +9046,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13307904,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 13307904,
-              "project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
+              "frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8499,10 +9076,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+              "frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8511,10 +9090,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8529,10 +9110,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+              "frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8541,10 +9124,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8559,18 +9144,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][96]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 9980928,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 9980928,
-              "project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
+              "frozen: project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8585,10 +9174,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8597,10 +9188,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8615,10 +9208,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8627,10 +9222,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8645,10 +9242,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -8657,10 +9256,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8675,10 +9276,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
         .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
@@ -8687,10 +9290,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
-              "expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8705,18 +9310,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][136]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 28279296,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 28279296,
-              "project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
+              "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8731,10 +9340,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8743,10 +9354,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8761,10 +9374,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8773,10 +9388,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8791,10 +9408,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -8803,10 +9422,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8821,10 +9442,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 136]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
         .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
@@ -8833,10 +9456,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
-              "expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8851,18 +9476,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][232]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18931200,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18931200,
-              "project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
+              "frozen: project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8877,10 +9506,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8889,10 +9520,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8907,10 +9540,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8919,10 +9554,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8937,10 +9574,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -8949,10 +9588,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8967,10 +9608,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -8979,10 +9622,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8997,10 +9642,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 232]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
@@ -9009,10 +9656,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
-              "expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -9027,18 +9676,22 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][384]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 53452800,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 53452800,
-              "project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 384]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [384][2304]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -9053,10 +9706,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
+              "frozen: project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 384]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]"),
         .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
@@ -9065,10 +9720,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [384][1536]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 58982400,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 58982400,
-              "head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
+              "frozen: head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1536]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1536]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1536]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

@@ -2790,11 +2790,12 @@ public final class EfficientNetB4Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 2688, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 448, outChannels: 1792, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2688, outChannels: 448, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 448, outChannels: 2688, threads: pool.threadCount))
@@ -2977,19 +2978,30 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3328, outChannels: 24, inChannels: 48, into: s.f + 2688)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 190, 190, 24]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24,
-                gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 1207968, savedInvStd: s.f + 1207992,
-                runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1207968, savedInvStd: s.f + 1207992,
+                runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 190, 190, 24]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480,
+                beta: s.p + 4512, savedMean: s.f + 1207968, savedInvStd: s.f + 1207992, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 1 {
@@ -2997,7 +3009,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 1207968, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -3006,13 +3018,13 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1208064)
-        s.profiler?.stop(13)
+        s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 190, width: 190, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1208064, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(14)
+        s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -3020,7 +3032,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 1208016, savedInvStd: s.f + 1208040,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(16)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
@@ -3028,7 +3040,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 1208016, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
         s.profiler?.start()
@@ -3036,24 +3048,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
             activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(18)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5296, outChannels: 24, inChannels: 24, into: s.f + 2688)
-        s.profiler?.stop(18)
-        // features.1.1.block.2 project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(19)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 190, 190, 24]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24,
-                gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 1208496, savedInvStd: s.f + 1208520,
-                runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208496, savedInvStd: s.f + 1208520,
+                runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
+        }
+        // features.1.1.block.2 frozen: project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(21)
+        }
+        // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 190, 190, 24]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872,
+                beta: s.p + 5904, savedMean: s.f + 1208496, savedInvStd: s.f + 1208520, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
@@ -3061,20 +3084,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 1208496, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.tensor(19), random: &random)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 866400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
@@ -3082,20 +3105,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6000, outChannels: 144, inChannels: 24, into: s.f + 2688)
-        s.profiler?.stop(24)
-        // features.2.0.block.0 expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 36100 &* s.n, inChannels: 24, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(25)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 144]
+        s.profiler?.stop(26)
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
-                gamma: s.p + 9456, beta: s.p + 9600, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 1208544, savedInvStd: s.f + 1208688,
-                runningMean: s.p + 9744, runningVar: s.p + 9888, pool: pool)
-            s.profiler?.stop(26)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 36100 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208544, savedInvStd: s.f + 1208688,
+                runningMean: s.p + 9744, runningVar: s.p + 9888, workspace: s.ws, pool: pool)
+            s.profiler?.stop(27)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(18), pixels: 36100 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(28)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 144]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
+                beta: s.p + 9600, savedMean: s.f + 1208544, savedInvStd: s.f + 1208688, activation: .silu,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks > 3 {
@@ -3103,18 +3137,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 1208544, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 1209120)
-        s.profiler?.stop(28)
+        s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 190, width: 190, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1209120, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(29)
+        s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3122,7 +3156,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(23), savedMean: s.f + 1208832, savedInvStd: s.f + 1208976,
                 runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks > 3 {
@@ -3130,7 +3164,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 1208832, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
         s.profiler?.start()
@@ -3138,24 +3172,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, reduceBias: s.p + 12768,
             activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(35)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13792, outChannels: 32, inChannels: 144, into: s.f + 2688)
-        s.profiler?.stop(33)
-        // features.2.0.block.3 project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(34)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
+        s.profiler?.stop(36)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 1211712, savedInvStd: s.f + 1211744,
-                runningMean: s.p + 18464, runningVar: s.p + 18496, pool: pool)
-            s.profiler?.stop(35)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1211712, savedInvStd: s.f + 1211744,
+                runningMean: s.p + 18464, runningVar: s.p + 18496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(37)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(38)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400,
+                beta: s.p + 18432, savedMean: s.f + 1211712, savedInvStd: s.f + 1211744, activation: .identity,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 3 {
@@ -3163,7 +3208,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, runningMean: s.p + 18464, runningVar: s.p + 18496, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 1211712, pool: pool)
-            s.profiler?.stop(36)
+            s.profiler?.stop(40)
         }
     }
 
@@ -3172,20 +3217,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18528, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(37)
-        // features.2.1.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(29), pixels: 9025 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(38)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        s.profiler?.stop(41)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 1211776, savedInvStd: s.f + 1211968,
-                runningMean: s.p + 25056, runningVar: s.p + 25248, pool: pool)
-            s.profiler?.stop(39)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1211776, savedInvStd: s.f + 1211968,
+                runningMean: s.p + 25056, runningVar: s.p + 25248, workspace: s.ws, pool: pool)
+            s.profiler?.stop(42)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(29), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(30), pool: pool)
+            s.profiler?.stop(43)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
+                beta: s.p + 24864, savedMean: s.f + 1211776, savedInvStd: s.f + 1211968, activation: .silu,
+                output: s.tensor(31), pool: pool)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
@@ -3193,18 +3249,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1211776, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 1212544)
-        s.profiler?.stop(41)
+        s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1212544, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3212,7 +3268,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 1212160, savedInvStd: s.f + 1212352,
                 runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
@@ -3220,7 +3276,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1212160, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
@@ -3228,24 +3284,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(45)
+        s.profiler?.stop(50)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 31216, outChannels: 32, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(46)
-        // features.2.1.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(47)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
+        s.profiler?.stop(51)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 1216000, savedInvStd: s.f + 1216032,
-                runningMean: s.p + 37424, runningVar: s.p + 37456, pool: pool)
-            s.profiler?.stop(48)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1216000, savedInvStd: s.f + 1216032,
+                runningMean: s.p + 37424, runningVar: s.p + 37456, workspace: s.ws, pool: pool)
+            s.profiler?.stop(52)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(53)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360,
+                beta: s.p + 37392, savedMean: s.f + 1216000, savedInvStd: s.f + 1216032, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 4 {
@@ -3253,21 +3320,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, runningMean: s.p + 37424, runningVar: s.p + 37456, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 1216000, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(50)
+            s.profiler?.stop(56)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 288800, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(57)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -3275,20 +3342,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 37488, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(52)
-        // features.2.2.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(40), pixels: 9025 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(53)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        s.profiler?.stop(58)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 1216064, savedInvStd: s.f + 1216256,
-                runningMean: s.p + 44016, runningVar: s.p + 44208, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(42), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1216064, savedInvStd: s.f + 1216256,
+                runningMean: s.p + 44016, runningVar: s.p + 44208, workspace: s.ws, pool: pool)
+            s.profiler?.stop(59)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(40), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
+                beta: s.p + 43824, savedMean: s.f + 1216064, savedInvStd: s.f + 1216256, activation: .silu,
+                output: s.tensor(43), pool: pool)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
@@ -3296,18 +3374,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 1216064, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 1216832)
-        s.profiler?.stop(56)
+        s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1216832, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3315,7 +3393,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(45), savedMean: s.f + 1216448, savedInvStd: s.f + 1216640,
                 runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
@@ -3323,7 +3401,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 1216448, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
@@ -3331,24 +3409,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, reduceBias: s.p + 48432,
             activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(60)
+        s.profiler?.stop(67)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 50176, outChannels: 32, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(61)
-        // features.2.2.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(62)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
+        s.profiler?.stop(68)
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(51), savedMean: s.f + 1220288, savedInvStd: s.f + 1220320,
-                runningMean: s.p + 56384, runningVar: s.p + 56416, pool: pool)
-            s.profiler?.stop(63)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1220288, savedInvStd: s.f + 1220320,
+                runningMean: s.p + 56384, runningVar: s.p + 56416, workspace: s.ws, pool: pool)
+            s.profiler?.stop(69)
+        }
+        // features.2.2.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320,
+                beta: s.p + 56352, savedMean: s.f + 1220288, savedInvStd: s.f + 1220320, activation: .identity,
+                output: s.tensor(51), pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 5 {
@@ -3356,20 +3445,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, runningMean: s.p + 56384, runningVar: s.p + 56416, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 1220288, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(53), random: &random)
-            s.profiler?.stop(65)
+            s.profiler?.stop(73)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 288800, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(66)
+        s.profiler?.stop(74)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -3377,20 +3466,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 56448, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(67)
-        // features.2.3.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(52), pixels: 9025 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(68)
-        // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        s.profiler?.stop(75)
+        // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 1220352, savedInvStd: s.f + 1220544,
-                runningMean: s.p + 62976, runningVar: s.p + 63168, pool: pool)
-            s.profiler?.stop(69)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(54), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1220352, savedInvStd: s.f + 1220544,
+                runningMean: s.p + 62976, runningVar: s.p + 63168, workspace: s.ws, pool: pool)
+            s.profiler?.stop(76)
+        }
+        // features.2.3.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(52), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(77)
+        }
+        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
+                beta: s.p + 62784, savedMean: s.f + 1220352, savedInvStd: s.f + 1220544, activation: .silu,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(78)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
@@ -3398,18 +3498,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 1220352, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(79)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 1221120)
-        s.profiler?.stop(71)
+        s.profiler?.stop(80)
         // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1221120, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(72)
+        s.profiler?.stop(81)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3417,7 +3517,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(57), savedMean: s.f + 1220736, savedInvStd: s.f + 1220928,
                 runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(82)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
@@ -3425,7 +3525,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 1220736, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(83)
         }
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
@@ -3433,24 +3533,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, reduceBias: s.p + 67392,
             activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(84)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 69136, outChannels: 32, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(76)
-        // features.2.3.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(77)
-        // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 95, 95, 32]
+        s.profiler?.stop(85)
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32,
-                gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 1224576, savedInvStd: s.f + 1224608,
-                runningMean: s.p + 75344, runningVar: s.p + 75376, pool: pool)
-            s.profiler?.stop(78)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(62), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1224576, savedInvStd: s.f + 1224608,
+                runningMean: s.p + 75344, runningVar: s.p + 75376, workspace: s.ws, pool: pool)
+            s.profiler?.stop(86)
+        }
+        // features.2.3.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(62), pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.2.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280,
+                beta: s.p + 75312, savedMean: s.f + 1224576, savedInvStd: s.f + 1224608, activation: .identity,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(88)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 6 {
@@ -3458,20 +3569,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, runningMean: s.p + 75344, runningVar: s.p + 75376, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 1224576, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(89)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.tensor(65), random: &random)
-            s.profiler?.stop(80)
+            s.profiler?.stop(90)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(52), branch: s.tensor(63),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
             perImage: 288800, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(91)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
@@ -3479,20 +3590,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 75408, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(82)
-        // features.3.0.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(64), pixels: 9025 &* s.n, inChannels: 32, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(83)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        s.profiler?.stop(92)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 1224640, savedInvStd: s.f + 1224832,
-                runningMean: s.p + 81936, runningVar: s.p + 82128, pool: pool)
-            s.profiler?.stop(84)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(64), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(66), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1224640, savedInvStd: s.f + 1224832,
+                runningMean: s.p + 81936, runningVar: s.p + 82128, workspace: s.ws, pool: pool)
+            s.profiler?.stop(93)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(64), pixels: 9025 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(66), pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
+                beta: s.p + 81744, savedMean: s.f + 1224640, savedInvStd: s.f + 1224832, activation: .silu,
+                output: s.tensor(67), pool: pool)
+            s.profiler?.stop(95)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 7 {
@@ -3500,18 +3622,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 1224640, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(96)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 1225408)
-        s.profiler?.stop(86)
+        s.profiler?.stop(97)
         // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 95, width: 95, channels: 192, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1225408, bias: s.f,
             activation: .identity, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(87)
+        s.profiler?.stop(98)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3519,7 +3641,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(69), savedMean: s.f + 1225024, savedInvStd: s.f + 1225216,
                 runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(99)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks > 7 {
@@ -3527,7 +3649,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
                 activation: .silu, output: s.tensor(69), scratch: s.f + 1225024, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(100)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
         s.profiler?.start()
@@ -3535,24 +3657,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, reduceBias: s.p + 89424,
             activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976, savedPooled: s.tensor(71),
             savedHidden: s.tensor(72), savedScale: s.tensor(73), pool: pool)
-        s.profiler?.stop(90)
+        s.profiler?.stop(101)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 91168, outChannels: 56, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(91)
-        // features.3.0.block.3 project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(92)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
+        s.profiler?.stop(102)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(75), savedMean: s.f + 1235008, savedInvStd: s.f + 1235064,
-                runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
-            s.profiler?.stop(93)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(74), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1235008, savedInvStd: s.f + 1235064,
+                runningMean: s.p + 102048, runningVar: s.p + 102112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(103)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(74), pool: pool)
+            s.profiler?.stop(104)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920,
+                beta: s.p + 101984, savedMean: s.f + 1235008, savedInvStd: s.f + 1235064, activation: .identity,
+                output: s.tensor(75), pool: pool)
+            s.profiler?.stop(105)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 7 {
@@ -3560,7 +3693,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, runningMean: s.p + 102048, runningVar: s.p + 102112,
                 eps: 1e-05, activation: .identity, output: s.tensor(75), scratch: s.f + 1235008, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(106)
         }
     }
 
@@ -3569,20 +3702,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 102176, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(95)
-        // features.3.1.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(75), pixels: 2304 &* s.n, inChannels: 56, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(96)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        s.profiler?.stop(107)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
-                runningMean: s.p + 121664, runningVar: s.p + 122000, pool: pool)
-            s.profiler?.stop(97)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(76), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
+                runningMean: s.p + 121664, runningVar: s.p + 122000, workspace: s.ws, pool: pool)
+            s.profiler?.stop(108)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(75), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
+                activation: .silu, output: s.tensor(77), pool: pool)
+            s.profiler?.stop(110)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
@@ -3590,18 +3734,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 1235120, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(111)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 1236464)
-        s.profiler?.stop(99)
+        s.profiler?.stop(112)
         // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1236464, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(113)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3609,7 +3753,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 1235792, savedInvStd: s.f + 1236128,
                 runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(114)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
@@ -3617,7 +3761,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 1235792, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(115)
         }
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
@@ -3625,24 +3769,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, reduceBias: s.p + 136784,
             activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(116)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 141840, outChannels: 56, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(104)
-        // features.3.1.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(105)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
+        s.profiler?.stop(117)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 1253264, savedInvStd: s.f + 1253320,
-                runningMean: s.p + 160784, runningVar: s.p + 160848, pool: pool)
-            s.profiler?.stop(106)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(84), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1253264, savedInvStd: s.f + 1253320,
+                runningMean: s.p + 160784, runningVar: s.p + 160848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(118)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(119)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656,
+                beta: s.p + 160720, savedMean: s.f + 1253264, savedInvStd: s.f + 1253320, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(120)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 8 {
@@ -3650,21 +3805,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, runningMean: s.p + 160784, runningVar: s.p + 160848,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 1253264, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(121)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(108)
+            s.profiler?.stop(122)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(75), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 129024, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(123)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3672,20 +3827,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 160912, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(110)
-        // features.3.2.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 2304 &* s.n, inChannels: 56, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        s.profiler?.stop(124)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
-                runningMean: s.p + 180400, runningVar: s.p + 180736, pool: pool)
-            s.profiler?.stop(112)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(88), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
+                runningMean: s.p + 180400, runningVar: s.p + 180736, workspace: s.ws, pool: pool)
+            s.profiler?.stop(125)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
+                activation: .silu, output: s.tensor(89), pool: pool)
+            s.profiler?.stop(127)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
@@ -3693,18 +3859,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 1253376, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(128)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 1254720)
-        s.profiler?.stop(114)
+        s.profiler?.stop(129)
         // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1254720, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(115)
+        s.profiler?.stop(130)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3712,7 +3878,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 1254048, savedInvStd: s.f + 1254384,
                 runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(131)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
@@ -3720,7 +3886,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 1254048, pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(132)
         }
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
@@ -3728,24 +3894,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, reduceBias: s.p + 195520,
             activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(118)
+        s.profiler?.stop(133)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 200576, outChannels: 56, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(119)
-        // features.3.2.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(120)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
+        s.profiler?.stop(134)
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 1271520, savedInvStd: s.f + 1271576,
-                runningMean: s.p + 219520, runningVar: s.p + 219584, pool: pool)
-            s.profiler?.stop(121)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(96), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1271520, savedInvStd: s.f + 1271576,
+                runningMean: s.p + 219520, runningVar: s.p + 219584, workspace: s.ws, pool: pool)
+            s.profiler?.stop(135)
+        }
+        // features.3.2.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(136)
+        }
+        // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392,
+                beta: s.p + 219456, savedMean: s.f + 1271520, savedInvStd: s.f + 1271576, activation: .identity,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(137)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 9 {
@@ -3753,20 +3930,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, runningMean: s.p + 219520, runningVar: s.p + 219584,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 1271520, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(138)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(99), random: &random)
-            s.profiler?.stop(123)
+            s.profiler?.stop(139)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(97),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 129024, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(124)
+        s.profiler?.stop(140)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3774,20 +3951,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 219648, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(125)
-        // features.3.3.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(98), pixels: 2304 &* s.n, inChannels: 56, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(126)
-        // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        s.profiler?.stop(141)
+        // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
-                runningMean: s.p + 239136, runningVar: s.p + 239472, pool: pool)
-            s.profiler?.stop(127)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(98), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(100), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
+                runningMean: s.p + 239136, runningVar: s.p + 239472, workspace: s.ws, pool: pool)
+            s.profiler?.stop(142)
+        }
+        // features.3.3.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(98), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(100), pool: pool)
+            s.profiler?.stop(143)
+        }
+        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
+                activation: .silu, output: s.tensor(101), pool: pool)
+            s.profiler?.stop(144)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
@@ -3795,18 +3983,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 1271632, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(145)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 1272976)
-        s.profiler?.stop(129)
+        s.profiler?.stop(146)
         // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1272976, bias: s.f,
             activation: .identity, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(147)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3814,7 +4002,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(103), savedMean: s.f + 1272304, savedInvStd: s.f + 1272640,
                 runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(148)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
@@ -3822,7 +4010,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
                 eps: 1e-05, activation: .silu, output: s.tensor(103), scratch: s.f + 1272304, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(149)
         }
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
@@ -3830,25 +4018,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, reduceBias: s.p + 254256,
             activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976, savedPooled: s.tensor(105),
             savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(150)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 259312, outChannels: 56, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(134)
-        // features.3.3.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
-            output: s.tensor(108), pool: pool)
-        s.profiler?.stop(135)
-        // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 48, 48, 56]
+        s.profiler?.stop(151)
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(109), savedMean: s.f + 1289776, savedInvStd: s.f + 1289832,
-                runningMean: s.p + 278256, runningVar: s.p + 278320, pool: pool)
-            s.profiler?.stop(136)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(108), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1289776, savedInvStd: s.f + 1289832,
+                runningMean: s.p + 278256, runningVar: s.p + 278320, workspace: s.ws, pool: pool)
+            s.profiler?.stop(152)
+        }
+        // features.3.3.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(108), pool: pool)
+            s.profiler?.stop(153)
+        }
+        // features.3.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1289776, savedInvStd: s.f + 1289832,
+                activation: .identity, output: s.tensor(109), pool: pool)
+            s.profiler?.stop(154)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 10 {
@@ -3856,21 +4054,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, runningMean: s.p + 278256, runningVar: s.p + 278320,
                 eps: 1e-05, activation: .identity, output: s.tensor(109), scratch: s.f + 1289776, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(155)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.tensor(111),
                 random: &random)
-            s.profiler?.stop(138)
+            s.profiler?.stop(156)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(98), branch: s.tensor(109),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
             perImage: 129024, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(157)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
@@ -3878,20 +4076,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 278384, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(140)
-        // features.4.0.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(110), pixels: 2304 &* s.n, inChannels: 56, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(141)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        s.profiler?.stop(158)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
-                runningMean: s.p + 297872, runningVar: s.p + 298208, pool: pool)
-            s.profiler?.stop(142)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(110), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(112), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
+                runningMean: s.p + 297872, runningVar: s.p + 298208, workspace: s.ws, pool: pool)
+            s.profiler?.stop(159)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(110), pixels: 2304 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(112), pool: pool)
+            s.profiler?.stop(160)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
+                activation: .silu, output: s.tensor(113), pool: pool)
+            s.profiler?.stop(161)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 11 {
@@ -3899,18 +4108,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 1289888, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(162)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 1291232)
-        s.profiler?.stop(144)
+        s.profiler?.stop(163)
         // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 48, width: 48, channels: 336, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1291232, bias: s.f,
             activation: .identity, output: s.tensor(114), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(164)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3918,7 +4127,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(115), savedMean: s.f + 1290560, savedInvStd: s.f + 1290896,
                 runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(165)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks > 11 {
@@ -3926,7 +4135,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(115), scratch: s.f + 1290560, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(166)
         }
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
         s.profiler?.start()
@@ -3934,24 +4143,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, reduceBias: s.p + 307616,
             activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336, savedPooled: s.tensor(117),
             savedHidden: s.tensor(118), savedScale: s.tensor(119), pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(167)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [336][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 312672, outChannels: 112, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(149)
-        // features.4.0.block.3 project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(150)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
+        s.profiler?.stop(168)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(121), savedMean: s.f + 1297280, savedInvStd: s.f + 1297392,
-                runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
-            s.profiler?.stop(151)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(120), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1297280, savedInvStd: s.f + 1297392,
+                runningMean: s.p + 350528, runningVar: s.p + 350640, workspace: s.ws, pool: pool)
+            s.profiler?.stop(169)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(120), pool: pool)
+            s.profiler?.stop(170)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1297280, savedInvStd: s.f + 1297392,
+                activation: .identity, output: s.tensor(121), pool: pool)
+            s.profiler?.stop(171)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 11 {
@@ -3959,7 +4179,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, runningMean: s.p + 350528, runningVar: s.p + 350640,
                 eps: 1e-05, activation: .identity, output: s.tensor(121), scratch: s.f + 1297280, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(172)
         }
     }
 
@@ -3968,20 +4188,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 350752, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(153)
-        // features.4.1.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(121), pixels: 576 &* s.n, inChannels: 112, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(154)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        s.profiler?.stop(173)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
-                runningMean: s.p + 427360, runningVar: s.p + 428032, pool: pool)
-            s.profiler?.stop(155)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(121), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(122), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
+                runningMean: s.p + 427360, runningVar: s.p + 428032, workspace: s.ws, pool: pool)
+            s.profiler?.stop(174)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(121), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(175)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(176)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
@@ -3989,18 +4220,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 1297504, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(177)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 1300192)
-        s.profiler?.stop(157)
+        s.profiler?.stop(178)
         // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1300192, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(179)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4008,7 +4239,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 1298848, savedInvStd: s.f + 1299520,
                 runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(180)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
@@ -4016,7 +4247,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 1298848, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(181)
         }
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4024,24 +4255,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, reduceBias: s.p + 456256,
             activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(161)
+        s.profiler?.stop(182)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 475776, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(162)
-        // features.4.1.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(163)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
+        s.profiler?.stop(183)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 1312288, savedInvStd: s.f + 1312400,
-                runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
-            s.profiler?.stop(164)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(130), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1312288, savedInvStd: s.f + 1312400,
+                runningMean: s.p + 551264, runningVar: s.p + 551376, workspace: s.ws, pool: pool)
+            s.profiler?.stop(184)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(185)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1312288, savedInvStd: s.f + 1312400,
+                activation: .identity, output: s.tensor(131), pool: pool)
+            s.profiler?.stop(186)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 12 {
@@ -4049,21 +4291,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, runningMean: s.p + 551264, runningVar: s.p + 551376,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 1312288, pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(187)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(166)
+            s.profiler?.stop(188)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(121), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(167)
+        s.profiler?.stop(189)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4071,20 +4313,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 551488, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(168)
-        // features.4.2.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 576 &* s.n, inChannels: 112, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(169)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        s.profiler?.stop(190)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
-                runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
-            s.profiler?.stop(170)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(134), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
+                runningMean: s.p + 628096, runningVar: s.p + 628768, workspace: s.ws, pool: pool)
+            s.profiler?.stop(191)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
+                activation: .silu, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(193)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
@@ -4092,18 +4345,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 1312512, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(194)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 1315200)
-        s.profiler?.stop(172)
+        s.profiler?.stop(195)
         // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1315200, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(196)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4111,7 +4364,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(137), savedMean: s.f + 1313856, savedInvStd: s.f + 1314528,
                 runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(197)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
@@ -4119,7 +4372,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 1313856, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(198)
         }
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4127,24 +4380,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, reduceBias: s.p + 656992,
             activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(199)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 676512, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(177)
-        // features.4.2.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(178)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
+        s.profiler?.stop(200)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(143), savedMean: s.f + 1327296, savedInvStd: s.f + 1327408,
-                runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
-            s.profiler?.stop(179)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1327296, savedInvStd: s.f + 1327408,
+                runningMean: s.p + 752000, runningVar: s.p + 752112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(201)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1327296, savedInvStd: s.f + 1327408,
+                activation: .identity, output: s.tensor(143), pool: pool)
+            s.profiler?.stop(203)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 13 {
@@ -4152,21 +4416,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, runningMean: s.p + 752000, runningVar: s.p + 752112,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 1327296, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(204)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(181)
+            s.profiler?.stop(205)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(206)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4174,20 +4438,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 752224, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(183)
-        // features.4.3.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(144), pixels: 576 &* s.n, inChannels: 112, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(184)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        s.profiler?.stop(207)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
-                runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
-            s.profiler?.stop(185)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(146), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
+                runningMean: s.p + 828832, runningVar: s.p + 829504, workspace: s.ws, pool: pool)
+            s.profiler?.stop(208)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(144), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(146), pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
+                activation: .silu, output: s.tensor(147), pool: pool)
+            s.profiler?.stop(210)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
@@ -4195,18 +4470,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1327520, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(211)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 1330208)
-        s.profiler?.stop(187)
+        s.profiler?.stop(212)
         // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1330208, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(213)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4214,7 +4489,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(149), savedMean: s.f + 1328864, savedInvStd: s.f + 1329536,
                 runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(214)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
@@ -4222,7 +4497,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
                 eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1328864, pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(215)
         }
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4230,24 +4505,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, reduceBias: s.p + 857728,
             activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(191)
+        s.profiler?.stop(216)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 877248, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(192)
-        // features.4.3.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(193)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
+        s.profiler?.stop(217)
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(155), savedMean: s.f + 1342304, savedInvStd: s.f + 1342416,
-                runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
-            s.profiler?.stop(194)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(154), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1342304, savedInvStd: s.f + 1342416,
+                runningMean: s.p + 952736, runningVar: s.p + 952848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(218)
+        }
+        // features.4.3.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(219)
+        }
+        // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1342304, savedInvStd: s.f + 1342416,
+                activation: .identity, output: s.tensor(155), pool: pool)
+            s.profiler?.stop(220)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 14 {
@@ -4255,21 +4541,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, runningMean: s.p + 952736, runningVar: s.p + 952848,
                 eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1342304, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(221)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.tensor(157),
                 random: &random)
-            s.profiler?.stop(196)
+            s.profiler?.stop(222)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(144), branch: s.tensor(155),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(223)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4277,20 +4563,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 952960, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(198)
-        // features.4.4.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(156), pixels: 576 &* s.n, inChannels: 112, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(199)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        s.profiler?.stop(224)
+        // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
-                runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
-            s.profiler?.stop(200)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(156), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(158), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
+                runningMean: s.p + 1029568, runningVar: s.p + 1030240, workspace: s.ws, pool: pool)
+            s.profiler?.stop(225)
+        }
+        // features.4.4.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(156), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(158), pool: pool)
+            s.profiler?.stop(226)
+        }
+        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
+                activation: .silu, output: s.tensor(159), pool: pool)
+            s.profiler?.stop(227)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
@@ -4298,18 +4595,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1342528, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(228)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 1345216)
-        s.profiler?.stop(202)
+        s.profiler?.stop(229)
         // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1345216, bias: s.f,
             activation: .identity, output: s.tensor(160), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(230)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4317,7 +4614,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(161), savedMean: s.f + 1343872, savedInvStd: s.f + 1344544,
                 runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(231)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
@@ -4325,7 +4622,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
                 eps: 1e-05, activation: .silu, output: s.tensor(161), scratch: s.f + 1343872, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(232)
         }
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4333,24 +4630,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, reduceBias: s.p + 1058464,
             activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312, savedPooled: s.tensor(163),
             savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
-        s.profiler?.stop(206)
+        s.profiler?.stop(233)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1077984, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(207)
-        // features.4.4.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(208)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
+        s.profiler?.stop(234)
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(167), savedMean: s.f + 1357312, savedInvStd: s.f + 1357424,
-                runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
-            s.profiler?.stop(209)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(166), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1357312, savedInvStd: s.f + 1357424,
+                runningMean: s.p + 1153472, runningVar: s.p + 1153584, workspace: s.ws, pool: pool)
+            s.profiler?.stop(235)
+        }
+        // features.4.4.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(166), pool: pool)
+            s.profiler?.stop(236)
+        }
+        // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1357312, savedInvStd: s.f + 1357424,
+                activation: .identity, output: s.tensor(167), pool: pool)
+            s.profiler?.stop(237)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 15 {
@@ -4358,21 +4666,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, runningMean: s.p + 1153472, runningVar: s.p + 1153584,
                 eps: 1e-05, activation: .identity, output: s.tensor(167), scratch: s.f + 1357312, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(238)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(169),
                 random: &random)
-            s.profiler?.stop(211)
+            s.profiler?.stop(239)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(156), branch: s.tensor(167),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(240)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4380,20 +4688,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1153696, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(213)
-        // features.4.5.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(168), pixels: 576 &* s.n, inChannels: 112, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(214)
-        // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        s.profiler?.stop(241)
+        // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
-                runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
-            s.profiler?.stop(215)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(168), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(170), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
+                runningMean: s.p + 1230304, runningVar: s.p + 1230976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(242)
+        }
+        // features.4.5.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(168), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(170), pool: pool)
+            s.profiler?.stop(243)
+        }
+        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
+                activation: .silu, output: s.tensor(171), pool: pool)
+            s.profiler?.stop(244)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
@@ -4401,18 +4720,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1357536, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(245)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 1360224)
-        s.profiler?.stop(217)
+        s.profiler?.stop(246)
         // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1360224, bias: s.f,
             activation: .identity, output: s.tensor(172), pool: pool)
-        s.profiler?.stop(218)
+        s.profiler?.stop(247)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4420,7 +4739,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(173), savedMean: s.f + 1358880, savedInvStd: s.f + 1359552,
                 runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(248)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
@@ -4428,7 +4747,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
                 eps: 1e-05, activation: .silu, output: s.tensor(173), scratch: s.f + 1358880, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(249)
         }
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4436,24 +4755,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, reduceBias: s.p + 1259200,
             activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048, savedPooled: s.tensor(175),
             savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(250)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1278720, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(222)
-        // features.4.5.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(223)
-        // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 112]
+        s.profiler?.stop(251)
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(179), savedMean: s.f + 1372320, savedInvStd: s.f + 1372432,
-                runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
-            s.profiler?.stop(224)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(178), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1372320, savedInvStd: s.f + 1372432,
+                runningMean: s.p + 1354208, runningVar: s.p + 1354320, workspace: s.ws, pool: pool)
+            s.profiler?.stop(252)
+        }
+        // features.4.5.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(178), pool: pool)
+            s.profiler?.stop(253)
+        }
+        // features.4.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1372320, savedInvStd: s.f + 1372432,
+                activation: .identity, output: s.tensor(179), pool: pool)
+            s.profiler?.stop(254)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 16 {
@@ -4461,21 +4791,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, runningMean: s.p + 1354208, runningVar: s.p + 1354320,
                 eps: 1e-05, activation: .identity, output: s.tensor(179), scratch: s.f + 1372320, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(255)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.tensor(181),
                 random: &random)
-            s.profiler?.stop(226)
+            s.profiler?.stop(256)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(168), branch: s.tensor(179),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(227)
+        s.profiler?.stop(257)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
@@ -4483,20 +4813,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1354432, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(228)
-        // features.5.0.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(180), pixels: 576 &* s.n, inChannels: 112, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(229)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        s.profiler?.stop(258)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
-                runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
-            s.profiler?.stop(230)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(180), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(182), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
+                runningMean: s.p + 1431040, runningVar: s.p + 1431712, workspace: s.ws, pool: pool)
+            s.profiler?.stop(259)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(180), pixels: 576 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(182), pool: pool)
+            s.profiler?.stop(260)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
+                activation: .silu, output: s.tensor(183), pool: pool)
+            s.profiler?.stop(261)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
@@ -4504,18 +4845,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1372544, pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(262)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 1375232)
-        s.profiler?.stop(232)
+        s.profiler?.stop(263)
         // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1375232, bias: s.f,
             activation: .identity, output: s.tensor(184), pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(264)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4523,7 +4864,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(185), savedMean: s.f + 1373888, savedInvStd: s.f + 1374560,
                 runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(265)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
@@ -4531,7 +4872,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
                 eps: 1e-05, activation: .silu, output: s.tensor(185), scratch: s.f + 1373888, pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(266)
         }
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4539,24 +4880,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, reduceBias: s.p + 1470688,
             activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536, savedPooled: s.tensor(187),
             savedHidden: s.tensor(188), savedScale: s.tensor(189), pool: pool)
-        s.profiler?.stop(236)
+        s.profiler?.stop(267)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [672][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1490208, outChannels: 160, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(237)
-        // features.5.0.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(238)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
+        s.profiler?.stop(268)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(191), savedMean: s.f + 1408832, savedInvStd: s.f + 1408992,
-                runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
-            s.profiler?.stop(239)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(190), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1408832, savedInvStd: s.f + 1408992,
+                runningMean: s.p + 1598048, runningVar: s.p + 1598208, workspace: s.ws, pool: pool)
+            s.profiler?.stop(269)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(190), pool: pool)
+            s.profiler?.stop(270)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1408832, savedInvStd: s.f + 1408992,
+                activation: .identity, output: s.tensor(191), pool: pool)
+            s.profiler?.stop(271)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 17 {
@@ -4564,7 +4916,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, runningMean: s.p + 1598048, runningVar: s.p + 1598208,
                 eps: 1e-05, activation: .identity, output: s.tensor(191), scratch: s.f + 1408832, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(272)
         }
     }
 
@@ -4573,20 +4925,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1598368, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(241)
-        // features.5.1.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(191), pixels: 576 &* s.n, inChannels: 160, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(242)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        s.profiler?.stop(273)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
-                runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
-            s.profiler?.stop(243)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(191), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(192), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
+                runningMean: s.p + 1753888, runningVar: s.p + 1754848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(274)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(191), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(192), pool: pool)
+            s.profiler?.stop(275)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
+                activation: .silu, output: s.tensor(193), pool: pool)
+            s.profiler?.stop(276)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
@@ -4594,18 +4957,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1409152, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(277)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 1412992)
-        s.profiler?.stop(245)
+        s.profiler?.stop(278)
         // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1412992, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(279)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4613,7 +4976,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(195), savedMean: s.f + 1411072, savedInvStd: s.f + 1412032,
                 runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(280)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
@@ -4621,7 +4984,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
                 eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1411072, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(281)
         }
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -4629,24 +4992,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, reduceBias: s.p + 1822048,
             activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(282)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1861456, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(250)
-        // features.5.1.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(251)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
+        s.profiler?.stop(283)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(201), savedMean: s.f + 1460992, savedInvStd: s.f + 1461152,
-                runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
-            s.profiler?.stop(252)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(200), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1460992, savedInvStd: s.f + 1461152,
+                runningMean: s.p + 2015376, runningVar: s.p + 2015536, workspace: s.ws, pool: pool)
+            s.profiler?.stop(284)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(200), pool: pool)
+            s.profiler?.stop(285)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1460992, savedInvStd: s.f + 1461152,
+                activation: .identity, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(286)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 18 {
@@ -4654,21 +5028,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, runningMean: s.p + 2015376, runningVar: s.p + 2015536,
                 eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1460992, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(287)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(254)
+            s.profiler?.stop(288)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(191), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(289)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4676,20 +5050,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2015696, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(256)
-        // features.5.2.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(202), pixels: 576 &* s.n, inChannels: 160, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(257)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        s.profiler?.stop(290)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
-                runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
-            s.profiler?.stop(258)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(204), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
+                runningMean: s.p + 2171216, runningVar: s.p + 2172176, workspace: s.ws, pool: pool)
+            s.profiler?.stop(291)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(202), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(204), pool: pool)
+            s.profiler?.stop(292)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
+                activation: .silu, output: s.tensor(205), pool: pool)
+            s.profiler?.stop(293)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
@@ -4697,18 +5082,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1461312, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(294)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 1465152)
-        s.profiler?.stop(260)
+        s.profiler?.stop(295)
         // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1465152, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(296)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4716,7 +5101,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(207), savedMean: s.f + 1463232, savedInvStd: s.f + 1464192,
                 runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(297)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
@@ -4724,7 +5109,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1463232, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(298)
         }
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -4732,24 +5117,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, reduceBias: s.p + 2239376,
             activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(299)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2278784, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(265)
-        // features.5.2.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(266)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
+        s.profiler?.stop(300)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(213), savedMean: s.f + 1513152, savedInvStd: s.f + 1513312,
-                runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
-            s.profiler?.stop(267)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(212), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1513152, savedInvStd: s.f + 1513312,
+                runningMean: s.p + 2432704, runningVar: s.p + 2432864, workspace: s.ws, pool: pool)
+            s.profiler?.stop(301)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(212), pool: pool)
+            s.profiler?.stop(302)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1513152, savedInvStd: s.f + 1513312,
+                activation: .identity, output: s.tensor(213), pool: pool)
+            s.profiler?.stop(303)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 19 {
@@ -4757,20 +5153,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, runningMean: s.p + 2432704, runningVar: s.p + 2432864,
                 eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1513152, pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(304)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(215), random: &random)
-            s.profiler?.stop(269)
+            s.profiler?.stop(305)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(270)
+        s.profiler?.stop(306)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4778,20 +5174,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2433024, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(271)
-        // features.5.3.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(214), pixels: 576 &* s.n, inChannels: 160, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(272)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        s.profiler?.stop(307)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
-                runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
-            s.profiler?.stop(273)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(214), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(216), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
+                runningMean: s.p + 2588544, runningVar: s.p + 2589504, workspace: s.ws, pool: pool)
+            s.profiler?.stop(308)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(214), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(216), pool: pool)
+            s.profiler?.stop(309)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
+                activation: .silu, output: s.tensor(217), pool: pool)
+            s.profiler?.stop(310)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
@@ -4799,18 +5206,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1513472, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(311)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 1517312)
-        s.profiler?.stop(275)
+        s.profiler?.stop(312)
         // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1517312, bias: s.f,
             activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(313)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4818,7 +5225,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(219), savedMean: s.f + 1515392, savedInvStd: s.f + 1516352,
                 runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(314)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
@@ -4826,7 +5233,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
                 eps: 1e-05, activation: .silu, output: s.tensor(219), scratch: s.f + 1515392, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(315)
         }
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -4834,24 +5241,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, reduceBias: s.p + 2656704,
             activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(316)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2696112, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(280)
-        // features.5.3.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(281)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
+        s.profiler?.stop(317)
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(225), savedMean: s.f + 1565312, savedInvStd: s.f + 1565472,
-                runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
-            s.profiler?.stop(282)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(224), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1565312, savedInvStd: s.f + 1565472,
+                runningMean: s.p + 2850032, runningVar: s.p + 2850192, workspace: s.ws, pool: pool)
+            s.profiler?.stop(318)
+        }
+        // features.5.3.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(224), pool: pool)
+            s.profiler?.stop(319)
+        }
+        // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1565312, savedInvStd: s.f + 1565472,
+                activation: .identity, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(320)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 20 {
@@ -4859,21 +5277,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, runningMean: s.p + 2850032, runningVar: s.p + 2850192,
                 eps: 1e-05, activation: .identity, output: s.tensor(225), scratch: s.f + 1565312, pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(321)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001, into: s.tensor(227),
                 random: &random)
-            s.profiler?.stop(284)
+            s.profiler?.stop(322)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(323)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4881,20 +5299,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2850352, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(286)
-        // features.5.4.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(226), pixels: 576 &* s.n, inChannels: 160, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(287)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        s.profiler?.stop(324)
+        // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
-                runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
-            s.profiler?.stop(288)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(226), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(228), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
+                runningMean: s.p + 3005872, runningVar: s.p + 3006832, workspace: s.ws, pool: pool)
+            s.profiler?.stop(325)
+        }
+        // features.5.4.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(226), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(228), pool: pool)
+            s.profiler?.stop(326)
+        }
+        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
+                activation: .silu, output: s.tensor(229), pool: pool)
+            s.profiler?.stop(327)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
@@ -4902,18 +5331,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1565632, pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(328)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 1569472)
-        s.profiler?.stop(290)
+        s.profiler?.stop(329)
         // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1569472, bias: s.f,
             activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(330)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4921,7 +5350,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(231), savedMean: s.f + 1567552, savedInvStd: s.f + 1568512,
                 runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(331)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
@@ -4929,7 +5358,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
                 eps: 1e-05, activation: .silu, output: s.tensor(231), scratch: s.f + 1567552, pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(332)
         }
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -4937,24 +5366,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, reduceBias: s.p + 3074032,
             activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(333)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3113440, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(295)
-        // features.5.4.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(296)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
+        s.profiler?.stop(334)
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(237), savedMean: s.f + 1617472, savedInvStd: s.f + 1617632,
-                runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
-            s.profiler?.stop(297)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(236), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1617472, savedInvStd: s.f + 1617632,
+                runningMean: s.p + 3267360, runningVar: s.p + 3267520, workspace: s.ws, pool: pool)
+            s.profiler?.stop(335)
+        }
+        // features.5.4.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(236), pool: pool)
+            s.profiler?.stop(336)
+        }
+        // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1617472, savedInvStd: s.f + 1617632,
+                activation: .identity, output: s.tensor(237), pool: pool)
+            s.profiler?.stop(337)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 21 {
@@ -4962,20 +5402,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, runningMean: s.p + 3267360, runningVar: s.p + 3267520,
                 eps: 1e-05, activation: .identity, output: s.tensor(237), scratch: s.f + 1617472, pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(338)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(239), random: &random)
-            s.profiler?.stop(299)
+            s.profiler?.stop(339)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(226), branch: s.tensor(237),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(340)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4983,20 +5423,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3267680, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(301)
-        // features.5.5.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(238), pixels: 576 &* s.n, inChannels: 160, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(302)
-        // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        s.profiler?.stop(341)
+        // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
-                runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
-            s.profiler?.stop(303)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(238), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(240), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
+                runningMean: s.p + 3423200, runningVar: s.p + 3424160, workspace: s.ws, pool: pool)
+            s.profiler?.stop(342)
+        }
+        // features.5.5.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(238), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(240), pool: pool)
+            s.profiler?.stop(343)
+        }
+        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
+                activation: .silu, output: s.tensor(241), pool: pool)
+            s.profiler?.stop(344)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
@@ -5004,18 +5455,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1617792, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(345)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 1621632)
-        s.profiler?.stop(305)
+        s.profiler?.stop(346)
         // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1621632, bias: s.f,
             activation: .identity, output: s.tensor(242), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(347)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5023,7 +5474,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(243), savedMean: s.f + 1619712, savedInvStd: s.f + 1620672,
                 runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(348)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
@@ -5031,7 +5482,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
                 eps: 1e-05, activation: .silu, output: s.tensor(243), scratch: s.f + 1619712, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(349)
         }
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -5039,24 +5490,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, reduceBias: s.p + 3491360,
             activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808, savedPooled: s.tensor(245),
             savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
-        s.profiler?.stop(309)
+        s.profiler?.stop(350)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3530768, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(310)
-        // features.5.5.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(311)
-        // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 24, 24, 160]
+        s.profiler?.stop(351)
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(249), savedMean: s.f + 1669632, savedInvStd: s.f + 1669792,
-                runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
-            s.profiler?.stop(312)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(248), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1669632, savedInvStd: s.f + 1669792,
+                runningMean: s.p + 3684688, runningVar: s.p + 3684848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(352)
+        }
+        // features.5.5.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(248), pool: pool)
+            s.profiler?.stop(353)
+        }
+        // features.5.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1669632, savedInvStd: s.f + 1669792,
+                activation: .identity, output: s.tensor(249), pool: pool)
+            s.profiler?.stop(354)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 22 {
@@ -5064,21 +5526,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, runningMean: s.p + 3684688, runningVar: s.p + 3684848,
                 eps: 1e-05, activation: .identity, output: s.tensor(249), scratch: s.f + 1669632, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(355)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.tensor(251),
                 random: &random)
-            s.profiler?.stop(314)
+            s.profiler?.stop(356)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(238), branch: s.tensor(249),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(357)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
@@ -5086,20 +5548,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3685008, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(316)
-        // features.6.0.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(250), pixels: 576 &* s.n, inChannels: 160, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(317)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        s.profiler?.stop(358)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
-                runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
-            s.profiler?.stop(318)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(250), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(252), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
+                runningMean: s.p + 3840528, runningVar: s.p + 3841488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(359)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(250), pixels: 576 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(252), pool: pool)
+            s.profiler?.stop(360)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
+                activation: .silu, output: s.tensor(253), pool: pool)
+            s.profiler?.stop(361)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 23 {
@@ -5107,18 +5580,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1669952, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(362)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 1673792)
-        s.profiler?.stop(320)
+        s.profiler?.stop(363)
         // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1673792, bias: s.f,
             activation: .identity, output: s.tensor(254), pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(364)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5126,7 +5599,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(255), savedMean: s.f + 1671872, savedInvStd: s.f + 1672832,
                 runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(365)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks > 23 {
@@ -5134,7 +5607,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
                 eps: 1e-05, activation: .silu, output: s.tensor(255), scratch: s.f + 1671872, pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(366)
         }
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
         s.profiler?.start()
@@ -5142,24 +5615,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, reduceBias: s.p + 3908688,
             activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136, savedPooled: s.tensor(257),
             savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(367)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [960][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3948096, outChannels: 272, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(325)
-        // features.6.0.block.3 project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(326)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(368)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(261), savedMean: s.f + 1721792, savedInvStd: s.f + 1722064,
-                runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
-            s.profiler?.stop(327)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(260), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1721792, savedInvStd: s.f + 1722064,
+                runningMean: s.p + 4209760, runningVar: s.p + 4210032, workspace: s.ws, pool: pool)
+            s.profiler?.stop(369)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(370)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1721792, savedInvStd: s.f + 1722064,
+                activation: .identity, output: s.tensor(261), pool: pool)
+            s.profiler?.stop(371)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 23 {
@@ -5167,7 +5651,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, runningMean: s.p + 4209760, runningVar: s.p + 4210032,
                 eps: 1e-05, activation: .identity, output: s.tensor(261), scratch: s.f + 1721792, pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(372)
         }
     }
 
@@ -5176,20 +5660,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4210304, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(329)
-        // features.6.1.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(261), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(262), pool: pool)
-        s.profiler?.stop(330)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(373)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(263), savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
-                runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
-            s.profiler?.stop(331)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(261), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(262), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
+                runningMean: s.p + 4657472, runningVar: s.p + 4659104, workspace: s.ws, pool: pool)
+            s.profiler?.stop(374)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(261), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(262), pool: pool)
+            s.profiler?.stop(375)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
+                activation: .silu, output: s.tensor(263), pool: pool)
+            s.profiler?.stop(376)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
@@ -5197,18 +5692,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
                 eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1722336, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(377)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 1728864)
-        s.profiler?.stop(333)
+        s.profiler?.stop(378)
         // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1728864, bias: s.f,
             activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(379)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5216,7 +5711,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(265), savedMean: s.f + 1725600, savedInvStd: s.f + 1727232,
                 runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(380)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
@@ -5224,7 +5719,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
                 eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1725600, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(381)
         }
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5232,25 +5727,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, reduceBias: s.p + 4819040,
             activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(382)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4931728, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(338)
-        // features.6.1.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(270), pool: pool)
-        s.profiler?.stop(339)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(383)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(271), savedMean: s.f + 1810464, savedInvStd: s.f + 1810736,
-                runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
-            s.profiler?.stop(340)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(270), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1810464, savedInvStd: s.f + 1810736,
+                runningMean: s.p + 5376176, runningVar: s.p + 5376448, workspace: s.ws, pool: pool)
+            s.profiler?.stop(384)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(270), pool: pool)
+            s.profiler?.stop(385)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1810464, savedInvStd: s.f + 1810736,
+                activation: .identity, output: s.tensor(271), pool: pool)
+            s.profiler?.stop(386)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 24 {
@@ -5258,21 +5763,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, runningMean: s.p + 5376176, runningVar: s.p + 5376448,
                 eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1810464, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(387)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002, into: s.tensor(273),
                 random: &random)
-            s.profiler?.stop(342)
+            s.profiler?.stop(388)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(261), branch: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(272), pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(389)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5280,20 +5785,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5376720, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(344)
-        // features.6.2.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(272), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(274), pool: pool)
-        s.profiler?.stop(345)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(390)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(275), savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
-                runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
-            s.profiler?.stop(346)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(272), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(274), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
+                runningMean: s.p + 5823888, runningVar: s.p + 5825520, workspace: s.ws, pool: pool)
+            s.profiler?.stop(391)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(272), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(274), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
+                activation: .silu, output: s.tensor(275), pool: pool)
+            s.profiler?.stop(393)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
@@ -5301,18 +5817,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
                 eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1811008, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(394)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 1817536)
-        s.profiler?.stop(348)
+        s.profiler?.stop(395)
         // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1817536, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(396)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5320,7 +5836,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(277), savedMean: s.f + 1814272, savedInvStd: s.f + 1815904,
                 runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(397)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
@@ -5328,7 +5844,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1814272, pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(398)
         }
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5336,25 +5852,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, reduceBias: s.p + 5985456,
             activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(399)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6098144, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(353)
-        // features.6.2.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(282), pool: pool)
-        s.profiler?.stop(354)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(400)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(283), savedMean: s.f + 1899136, savedInvStd: s.f + 1899408,
-                runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
-            s.profiler?.stop(355)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(282), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1899136, savedInvStd: s.f + 1899408,
+                runningMean: s.p + 6542592, runningVar: s.p + 6542864, workspace: s.ws, pool: pool)
+            s.profiler?.stop(401)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(282), pool: pool)
+            s.profiler?.stop(402)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1899136, savedInvStd: s.f + 1899408,
+                activation: .identity, output: s.tensor(283), pool: pool)
+            s.profiler?.stop(403)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 25 {
@@ -5362,21 +5888,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, runningMean: s.p + 6542592, runningVar: s.p + 6542864,
                 eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1899136, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(404)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(285),
                 random: &random)
-            s.profiler?.stop(357)
+            s.profiler?.stop(405)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(272), branch: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(358)
+        s.profiler?.stop(406)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5384,20 +5910,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6543136, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(359)
-        // features.6.3.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(284), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(286), pool: pool)
-        s.profiler?.stop(360)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(407)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(287), savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
-                runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
-            s.profiler?.stop(361)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(284), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(286), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
+                runningMean: s.p + 6990304, runningVar: s.p + 6991936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(408)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(284), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(286), pool: pool)
+            s.profiler?.stop(409)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
+                activation: .silu, output: s.tensor(287), pool: pool)
+            s.profiler?.stop(410)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
@@ -5405,18 +5942,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1899680, pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(411)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 1906208)
-        s.profiler?.stop(363)
+        s.profiler?.stop(412)
         // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1906208, bias: s.f,
             activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(364)
+        s.profiler?.stop(413)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -5424,7 +5961,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(289), savedMean: s.f + 1902944, savedInvStd: s.f + 1904576,
                 runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(414)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
@@ -5432,7 +5969,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1902944, pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(415)
         }
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5440,25 +5977,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, reduceBias: s.p + 7151872,
             activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(416)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7264560, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(368)
-        // features.6.3.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(294), pool: pool)
-        s.profiler?.stop(369)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(417)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(295), savedMean: s.f + 1987808, savedInvStd: s.f + 1988080,
-                runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
-            s.profiler?.stop(370)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(294), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1987808, savedInvStd: s.f + 1988080,
+                runningMean: s.p + 7709008, runningVar: s.p + 7709280, workspace: s.ws, pool: pool)
+            s.profiler?.stop(418)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(294), pool: pool)
+            s.profiler?.stop(419)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1987808, savedInvStd: s.f + 1988080,
+                activation: .identity, output: s.tensor(295), pool: pool)
+            s.profiler?.stop(420)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 26 {
@@ -5466,21 +6013,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, runningMean: s.p + 7709008, runningVar: s.p + 7709280,
                 eps: 1e-05, activation: .identity, output: s.tensor(295), scratch: s.f + 1987808, pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(421)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.tensor(297),
                 random: &random)
-            s.profiler?.stop(372)
+            s.profiler?.stop(422)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(423)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5488,20 +6035,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7709552, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(374)
-        // features.6.4.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(296), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(298), pool: pool)
-        s.profiler?.stop(375)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(424)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(299), savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
-                runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
-            s.profiler?.stop(376)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(296), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(298), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
+                runningMean: s.p + 8156720, runningVar: s.p + 8158352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(425)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(296), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(298), pool: pool)
+            s.profiler?.stop(426)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
+                activation: .silu, output: s.tensor(299), pool: pool)
+            s.profiler?.stop(427)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
@@ -5509,18 +6067,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
                 eps: 1e-05, activation: .silu, output: s.tensor(299), scratch: s.f + 1988352, pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(428)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 1994880)
-        s.profiler?.stop(378)
+        s.profiler?.stop(429)
         // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1994880, bias: s.f,
             activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(430)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -5528,7 +6086,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(301), savedMean: s.f + 1991616, savedInvStd: s.f + 1993248,
                 runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(431)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
@@ -5536,7 +6094,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
                 eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1991616, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(432)
         }
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5544,25 +6102,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, reduceBias: s.p + 8318288,
             activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(433)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8430976, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(383)
-        // features.6.4.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(306), pool: pool)
-        s.profiler?.stop(384)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(434)
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(307), savedMean: s.f + 2076480, savedInvStd: s.f + 2076752,
-                runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
-            s.profiler?.stop(385)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(306), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2076480, savedInvStd: s.f + 2076752,
+                runningMean: s.p + 8875424, runningVar: s.p + 8875696, workspace: s.ws, pool: pool)
+            s.profiler?.stop(435)
+        }
+        // features.6.4.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(306), pool: pool)
+            s.profiler?.stop(436)
+        }
+        // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2076480, savedInvStd: s.f + 2076752,
+                activation: .identity, output: s.tensor(307), pool: pool)
+            s.profiler?.stop(437)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 27 {
@@ -5570,20 +6138,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, runningMean: s.p + 8875424, runningVar: s.p + 8875696,
                 eps: 1e-05, activation: .identity, output: s.tensor(307), scratch: s.f + 2076480, pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(438)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(309), random: &random)
-            s.profiler?.stop(387)
+            s.profiler?.stop(439)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(308), pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(440)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5591,20 +6159,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8875968, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(389)
-        // features.6.5.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(308), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(310), pool: pool)
-        s.profiler?.stop(390)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(441)
+        // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(311), savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
-                runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
-            s.profiler?.stop(391)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(308), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(310), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
+                runningMean: s.p + 9323136, runningVar: s.p + 9324768, workspace: s.ws, pool: pool)
+            s.profiler?.stop(442)
+        }
+        // features.6.5.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(308), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(310), pool: pool)
+            s.profiler?.stop(443)
+        }
+        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
+                activation: .silu, output: s.tensor(311), pool: pool)
+            s.profiler?.stop(444)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
@@ -5612,18 +6191,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
                 eps: 1e-05, activation: .silu, output: s.tensor(311), scratch: s.f + 2077024, pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(445)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 2083552)
-        s.profiler?.stop(393)
+        s.profiler?.stop(446)
         // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2083552, bias: s.f,
             activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(447)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -5631,7 +6210,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(313), savedMean: s.f + 2080288, savedInvStd: s.f + 2081920,
                 runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(448)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
@@ -5639,7 +6218,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
                 eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 2080288, pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(449)
         }
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5647,25 +6226,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, reduceBias: s.p + 9484704,
             activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(450)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9597392, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(398)
-        // features.6.5.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(318), pool: pool)
-        s.profiler?.stop(399)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(451)
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(319), savedMean: s.f + 2165152, savedInvStd: s.f + 2165424,
-                runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
-            s.profiler?.stop(400)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(318), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2165152, savedInvStd: s.f + 2165424,
+                runningMean: s.p + 10041840, runningVar: s.p + 10042112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(452)
+        }
+        // features.6.5.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(318), pool: pool)
+            s.profiler?.stop(453)
+        }
+        // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2165152, savedInvStd: s.f + 2165424,
+                activation: .identity, output: s.tensor(319), pool: pool)
+            s.profiler?.stop(454)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 28 {
@@ -5673,21 +6262,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, runningMean: s.p + 10041840, runningVar: s.p + 10042112,
                 eps: 1e-05, activation: .identity, output: s.tensor(319), scratch: s.f + 2165152, pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(455)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.tensor(321),
                 random: &random)
-            s.profiler?.stop(402)
+            s.profiler?.stop(456)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(308), branch: s.tensor(319),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(320), pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(457)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5695,20 +6284,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10042384, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(404)
-        // features.6.6.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(320), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(322), pool: pool)
-        s.profiler?.stop(405)
-        // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(458)
+        // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(323), savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
-                runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
-            s.profiler?.stop(406)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(320), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(322), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
+                runningMean: s.p + 10489552, runningVar: s.p + 10491184, workspace: s.ws, pool: pool)
+            s.profiler?.stop(459)
+        }
+        // features.6.6.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(320), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(322), pool: pool)
+            s.profiler?.stop(460)
+        }
+        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(461)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
@@ -5716,18 +6316,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 2165696, pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(462)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 2172224)
-        s.profiler?.stop(408)
+        s.profiler?.stop(463)
         // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2172224, bias: s.f,
             activation: .identity, output: s.tensor(324), pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(464)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -5735,7 +6335,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(325), savedMean: s.f + 2168960, savedInvStd: s.f + 2170592,
                 runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(465)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
@@ -5743,7 +6343,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
                 eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 2168960, pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(466)
         }
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5751,25 +6351,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
             savedPooled: s.tensor(327), savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(467)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10763808, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(413)
-        // features.6.6.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(330), pool: pool)
-        s.profiler?.stop(414)
-        // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(468)
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(331), savedMean: s.f + 2253824, savedInvStd: s.f + 2254096,
-                runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
-            s.profiler?.stop(415)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(330), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2253824, savedInvStd: s.f + 2254096,
+                runningMean: s.p + 11208256, runningVar: s.p + 11208528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(469)
+        }
+        // features.6.6.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(330), pool: pool)
+            s.profiler?.stop(470)
+        }
+        // features.6.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2253824, savedInvStd: s.f + 2254096,
+                activation: .identity, output: s.tensor(331), pool: pool)
+            s.profiler?.stop(471)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 29 {
@@ -5777,21 +6387,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, runningMean: s.p + 11208256, runningVar: s.p + 11208528,
                 eps: 1e-05, activation: .identity, output: s.tensor(331), scratch: s.f + 2253824, pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(472)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(333),
                 random: &random)
-            s.profiler?.stop(417)
+            s.profiler?.stop(473)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(320), branch: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(332), pool: pool)
-        s.profiler?.stop(418)
+        s.profiler?.stop(474)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5799,20 +6409,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11208800, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(419)
-        // features.6.7.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(332), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(334), pool: pool)
-        s.profiler?.stop(420)
-        // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(475)
+        // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(335), savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
-                runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
-            s.profiler?.stop(421)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(332), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(334), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
+                runningMean: s.p + 11655968, runningVar: s.p + 11657600, workspace: s.ws, pool: pool)
+            s.profiler?.stop(476)
+        }
+        // features.6.7.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(332), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(334), pool: pool)
+            s.profiler?.stop(477)
+        }
+        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
+                activation: .silu, output: s.tensor(335), pool: pool)
+            s.profiler?.stop(478)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
@@ -5820,18 +6441,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
                 eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 2254368, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(479)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 2260896)
-        s.profiler?.stop(423)
+        s.profiler?.stop(480)
         // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2260896, bias: s.f,
             activation: .identity, output: s.tensor(336), pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(481)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -5839,7 +6460,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(337), savedMean: s.f + 2257632, savedInvStd: s.f + 2259264,
                 runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(482)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
@@ -5847,7 +6468,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
                 eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 2257632, pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(483)
         }
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5855,25 +6476,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
             savedPooled: s.tensor(339), savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(484)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11930224, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(428)
-        // features.6.7.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(342), pool: pool)
-        s.profiler?.stop(429)
-        // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 272]
+        s.profiler?.stop(485)
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(343), savedMean: s.f + 2342496, savedInvStd: s.f + 2342768,
-                runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
-            s.profiler?.stop(430)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(342), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2342496, savedInvStd: s.f + 2342768,
+                runningMean: s.p + 12374672, runningVar: s.p + 12374944, workspace: s.ws, pool: pool)
+            s.profiler?.stop(486)
+        }
+        // features.6.7.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(342), pool: pool)
+            s.profiler?.stop(487)
+        }
+        // features.6.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2342496, savedInvStd: s.f + 2342768,
+                activation: .identity, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(488)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 30 {
@@ -5881,21 +6512,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, runningMean: s.p + 12374672, runningVar: s.p + 12374944,
                 eps: 1e-05, activation: .identity, output: s.tensor(343), scratch: s.f + 2342496, pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(489)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002, into: s.tensor(345),
                 random: &random)
-            s.profiler?.stop(432)
+            s.profiler?.stop(490)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(332), branch: s.tensor(343),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(344), pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(491)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
@@ -5903,20 +6534,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12375216, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(434)
-        // features.7.0.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(344), pixels: 144 &* s.n, inChannels: 272, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(346), pool: pool)
-        s.profiler?.stop(435)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        s.profiler?.stop(492)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(347), savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
-                runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
-            s.profiler?.stop(436)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(344), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(346), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
+                runningMean: s.p + 12822384, runningVar: s.p + 12824016, workspace: s.ws, pool: pool)
+            s.profiler?.stop(493)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(344), pixels: 144 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(346), pool: pool)
+            s.profiler?.stop(494)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
+                activation: .silu, output: s.tensor(347), pool: pool)
+            s.profiler?.stop(495)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
@@ -5924,18 +6566,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
                 eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 2343040, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(496)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 2349568)
-        s.profiler?.stop(438)
+        s.profiler?.stop(497)
         // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2349568, bias: s.f,
             activation: .identity, output: s.tensor(348), pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(498)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -5943,7 +6585,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(349), savedMean: s.f + 2346304, savedInvStd: s.f + 2347936,
                 runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(499)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
@@ -5951,7 +6593,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
                 eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 2346304, pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(500)
         }
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5959,25 +6601,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
             savedPooled: s.tensor(351), savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(501)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1632][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13070528, outChannels: 448, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(443)
-        // features.7.0.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
-            output: s.tensor(354), pool: pool)
-        s.profiler?.stop(444)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 448]
+        s.profiler?.stop(502)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
-                gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(355), savedMean: s.f + 2378944, savedInvStd: s.f + 2379392,
-                runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
-            s.profiler?.stop(445)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(354), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2378944, savedInvStd: s.f + 2379392,
+                runningMean: s.p + 13802560, runningVar: s.p + 13803008, workspace: s.ws, pool: pool)
+            s.profiler?.stop(503)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
+                output: s.tensor(354), pool: pool)
+            s.profiler?.stop(504)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 448]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
+                gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2378944, savedInvStd: s.f + 2379392,
+                activation: .identity, output: s.tensor(355), pool: pool)
+            s.profiler?.stop(505)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 31 {
@@ -5985,7 +6637,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, runningMean: s.p + 13802560, runningVar: s.p + 13803008,
                 eps: 1e-05, activation: .identity, output: s.tensor(355), scratch: s.f + 2378944, pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(506)
         }
     }
 
@@ -5994,20 +6646,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [448][2688]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13803456, outChannels: 2688, inChannels: 448, into: s.f + 2688)
-        s.profiler?.stop(447)
-        // features.7.1.block.0 expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(355), pixels: 144 &* s.n, inChannels: 448, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 2688, activation: .identity, residual: nil, output: s.tensor(356), pool: pool)
-        s.profiler?.stop(448)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
+        s.profiler?.stop(507)
+        // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(357), savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
-                runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
-            s.profiler?.stop(449)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(355), pixels: 144 &* s.n, inChannels: 448,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 2688, output: s.tensor(356), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
+                runningMean: s.p + 15013056, runningVar: s.p + 15015744, workspace: s.ws, pool: pool)
+            s.profiler?.stop(508)
+        }
+        // features.7.1.block.0 frozen: expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(355), pixels: 144 &* s.n, inChannels: 448,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 2688, activation: .identity, residual: nil,
+                output: s.tensor(356), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
+                activation: .silu, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(510)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
@@ -6015,18 +6678,18 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 2379840, pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(511)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 2390592)
-        s.profiler?.stop(451)
+        s.profiler?.stop(512)
         // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2390592, bias: s.f,
             activation: .identity, output: s.tensor(358), pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(513)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -6034,7 +6697,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(359), savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(514)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
@@ -6042,7 +6705,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
                 eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 2385216, pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(515)
         }
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
         s.profiler?.start()
@@ -6050,25 +6713,35 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
             savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(516)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2688][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15658288, outChannels: 448, inChannels: 2688, into: s.f + 2688)
-        s.profiler?.stop(456)
-        // features.7.1.block.3 project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688,
-            inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
-            output: s.tensor(364), pool: pool)
-        s.profiler?.stop(457)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 12, 12, 448]
+        s.profiler?.stop(517)
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
-                gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(365), savedMean: s.f + 2438976, savedInvStd: s.f + 2439424,
-                runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
-            s.profiler?.stop(458)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(364), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2438976, savedInvStd: s.f + 2439424,
+                runningMean: s.p + 16863408, runningVar: s.p + 16863856, workspace: s.ws, pool: pool)
+            s.profiler?.stop(518)
+        }
+        // features.7.1.block.3 frozen: project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
+                output: s.tensor(364), pool: pool)
+            s.profiler?.stop(519)
+        }
+        // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 448]
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
+                gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2438976, savedInvStd: s.f + 2439424,
+                activation: .identity, output: s.tensor(365), pool: pool)
+            s.profiler?.stop(520)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 32 {
@@ -6076,21 +6749,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, runningMean: s.p + 16863408, runningVar: s.p + 16863856,
                 eps: 1e-05, activation: .identity, output: s.tensor(365), scratch: s.f + 2438976, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(521)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.tensor(367),
                 random: &random)
-            s.profiler?.stop(460)
+            s.profiler?.stop(522)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(355), branch: s.tensor(365),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(366), pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(523)
     }
 
     /// features.8 forward: head: conv 1x1 448 -> 1792
@@ -6098,20 +6771,31 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [448][1792]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16864304, outChannels: 1792, inChannels: 448, into: s.f + 2688)
-        s.profiler?.stop(462)
-        // features.8 head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(366), pixels: 144 &* s.n, inChannels: 448, inputMajorWeights: s.f + 2688,
-            bias: s.f, outChannels: 1792, activation: .identity, residual: nil, output: s.tensor(368), pool: pool)
-        s.profiler?.stop(463)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 12, 12, 1792]
+        s.profiler?.stop(524)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
-                gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(369), savedMean: s.f + 2439872, savedInvStd: s.f + 2441664,
-                runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
-            s.profiler?.stop(464)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(366), pixels: 144 &* s.n, inChannels: 448,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1792, output: s.tensor(368), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2439872, savedInvStd: s.f + 2441664,
+                runningMean: s.p + 17670704, runningVar: s.p + 17672496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(525)
+        }
+        // features.8 frozen: head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(366), pixels: 144 &* s.n, inChannels: 448,
+                inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1792, activation: .identity, residual: nil,
+                output: s.tensor(368), pool: pool)
+            s.profiler?.stop(526)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1792]
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
+                gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2439872, savedInvStd: s.f + 2441664,
+                activation: .silu, output: s.tensor(369), pool: pool)
+            s.profiler?.stop(527)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks > 33 {
@@ -6119,7 +6803,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, runningMean: s.p + 17670704, runningVar: s.p + 17672496,
                 eps: 1e-05, activation: .silu, output: s.tensor(369), scratch: s.f + 2439872, pool: pool)
-            s.profiler?.stop(465)
+            s.profiler?.stop(528)
         }
     }
 
@@ -6129,26 +6813,26 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(369), batch: s.n, pixels: 144, channels: 1792, output: s.tensor(370),
             pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(529)
         // dropout p=0.4 (when options.dropout) on [n, 1792]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(370), output: s.tensor(372), count: 1792 &* s.n,
             probability: s.options.dropout ? 0.4 : 0, mask: s.tensor(371), random: &random)
-        s.profiler?.stop(467)
+        s.profiler?.stop(530)
         // classifier.1 linear, [n, 1792] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(372), batch: s.n, inFeatures: 1792, weights: s.p + 17674288,
             bias: s.p + 19466288, outFeatures: 1000, output: s.tensor(373), pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(531)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(373), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(374))
-        s.profiler?.stop(469)
+        s.profiler?.stop(532)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(373), count: 1000 &* s.n)
-        s.profiler?.stop(470)
+        s.profiler?.stop(533)
     }
 
     /// classifier backward: global average pool, dropout 0.4, linear 1792 -> 1000 classes
@@ -6158,17 +6842,17 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(374), input: s.tensor(372), weights: s.p + 17674288,
             batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.tensor(375), gradWeights: s.g + 17674288,
             gradBias: s.g + 19466288, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(534)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(375), mask: s.tensor(371), count: 1792 &* s.n,
             gradInput: s.tensor(376))
-        s.profiler?.stop(472)
+        s.profiler?.stop(535)
         // avgpool backward: spread each channel's gradient over the 144 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(376), batch: s.n, pixels: 144, channels: 1792,
             gradInput: s.tensor(377), pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(536)
     }
 
     /// features.8 backward: head: conv 1x1 448 -> 1792
@@ -6179,13 +6863,13 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2439872,
             savedInvStd: s.f + 2441664, activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 17667120,
             gradBeta: s.g + 17668912, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(537)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(366), weights: s.p + 16864304,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 1792, gradInput: s.tensor(378),
             gradWeights: s.g + 16864304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(538)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
@@ -6195,21 +6879,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(379), pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(539)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(364),
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2438976,
             savedInvStd: s.f + 2439424, activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 16862512,
             gradBeta: s.g + 16862960, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(540)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 activation: .silu, output: s.tensor(382), pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(541)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -6217,21 +6901,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
                 eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 2385216, pool: pool)
-            s.profiler?.stop(479)
+            s.profiler?.stop(542)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(363), batch: s.n,
                 pixels: 144, channels: 2688, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(543)
         }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 15658288,
             pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
             gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(544)
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 144,
@@ -6240,21 +6924,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(363), gradInput: s.tensor(383), gradReduceWeights: s.g + 15053376,
             gradReduceBias: s.g + 15354432, gradExpandWeights: s.g + 15354544, gradExpandBias: s.g + 15655600,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(545)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(358),
             pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2385216,
             savedInvStd: s.f + 2387904, activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 15042624,
             gradBeta: s.g + 15045312, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(546)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
                 activation: .silu, output: s.tensor(385), pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(547)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -6262,39 +6946,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
                 eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 2379840, pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(548)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2414784, count: 24192)
-        s.profiler?.stop(486)
+        s.profiler?.stop(549)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 12,
             width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
             weights: s.f + 2390592, gradInput: s.tensor(384), gradWeights: s.f + 2414784, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(550)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2414784, channels: 2688, kernel: 3, into: s.g + 15018432)
-        s.profiler?.stop(488)
+        s.profiler?.stop(551)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(356),
             pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2379840,
             savedInvStd: s.f + 2382528, activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 15007680,
             gradBeta: s.g + 15010368, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(552)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(355), weights: s.p + 13803456,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(386),
             gradWeights: s.g + 13803456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(490)
+        s.profiler?.stop(553)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(386), s.tensor(378), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(554)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
@@ -6305,14 +6989,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2378944,
             savedInvStd: s.f + 2379392, activation: .identity, gradInput: s.tensor(386), gradGamma: s.g + 13801664,
             gradBeta: s.g + 13802112, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(555)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2346304, savedInvStd: s.f + 2347936,
                 activation: .silu, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(493)
+            s.profiler?.stop(556)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -6320,21 +7004,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
                 eps: 1e-05, activation: .silu, output: s.tensor(389), scratch: s.f + 2346304, pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(557)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(389), savedScale: s.tensor(353), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(388), pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(558)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(388), weights: s.p + 13070528,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(387),
             gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(559)
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(387), input: s.tensor(389), batch: s.n, pixels: 144,
@@ -6343,21 +7027,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(353), gradInput: s.tensor(390), gradReduceWeights: s.g + 12846864,
             gradReduceBias: s.g + 12957840, gradExpandWeights: s.g + 12957920, gradExpandBias: s.g + 13068896,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(560)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(348),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2346304,
             savedInvStd: s.f + 2347936, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 12840336,
             gradBeta: s.g + 12841968, pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(561)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
                 activation: .silu, output: s.tensor(392), pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(562)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -6365,35 +7049,35 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
                 eps: 1e-05, activation: .silu, output: s.tensor(392), scratch: s.f + 2343040, pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(563)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2364256, count: 14688)
-        s.profiler?.stop(501)
+        s.profiler?.stop(564)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(392), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
             weights: s.f + 2349568, gradInput: s.tensor(391), gradWeights: s.f + 2364256, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(565)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2364256, channels: 1632, kernel: 3, into: s.g + 12825648)
-        s.profiler?.stop(503)
+        s.profiler?.stop(566)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(346),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2343040,
             savedInvStd: s.f + 2344672, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 12819120,
             gradBeta: s.g + 12820752, pool: pool)
-        s.profiler?.stop(504)
+        s.profiler?.stop(567)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(344), weights: s.p + 12375216,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(393),
             gradWeights: s.g + 12375216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(568)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6403,21 +7087,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(393),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(394), pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(569)
         // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(394), input: s.tensor(342),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2342496,
             savedInvStd: s.f + 2342768, activation: .identity, gradInput: s.tensor(394), gradGamma: s.g + 12374128,
             gradBeta: s.g + 12374400, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(570)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2257632, savedInvStd: s.f + 2259264,
                 activation: .silu, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(571)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -6425,21 +7109,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
                 eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 2257632, pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(572)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(397), savedScale: s.tensor(341), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(396), pool: pool)
-            s.profiler?.stop(510)
+            s.profiler?.stop(573)
         }
         // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 11930224,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(395),
             gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(574)
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(395), input: s.tensor(397), batch: s.n, pixels: 144,
@@ -6448,21 +7132,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(341), gradInput: s.tensor(398), gradReduceWeights: s.g + 11706560,
             gradReduceBias: s.g + 11817536, gradExpandWeights: s.g + 11817616, gradExpandBias: s.g + 11928592,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(575)
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(336),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2257632,
             savedInvStd: s.f + 2259264, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 11700032,
             gradBeta: s.g + 11701664, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(576)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
                 activation: .silu, output: s.tensor(400), pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(577)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -6470,39 +7154,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
                 eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 2254368, pool: pool)
-            s.profiler?.stop(515)
+            s.profiler?.stop(578)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2301696, count: 40800)
-        s.profiler?.stop(516)
+        s.profiler?.stop(579)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(400), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2260896, gradInput: s.tensor(399), gradWeights: s.f + 2301696, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(580)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2301696, channels: 1632, kernel: 5, into: s.g + 11659232)
-        s.profiler?.stop(518)
+        s.profiler?.stop(581)
         // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(334),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2254368,
             savedInvStd: s.f + 2256000, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 11652704,
             gradBeta: s.g + 11654336, pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(582)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(332), weights: s.p + 11208800,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(401),
             gradWeights: s.g + 11208800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(583)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(401), s.tensor(393), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(521)
+        s.profiler?.stop(584)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6512,21 +7196,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(402), pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(585)
         // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(330),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2253824,
             savedInvStd: s.f + 2254096, activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 11207712,
             gradBeta: s.g + 11207984, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(586)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2168960, savedInvStd: s.f + 2170592,
                 activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(524)
+            s.profiler?.stop(587)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -6534,21 +7218,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
                 eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 2168960, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(588)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(329), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(589)
         }
         // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 10763808,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(403),
             gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(590)
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n, pixels: 144,
@@ -6557,21 +7241,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(329), gradInput: s.tensor(406), gradReduceWeights: s.g + 10540144,
             gradReduceBias: s.g + 10651120, gradExpandWeights: s.g + 10651200, gradExpandBias: s.g + 10762176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(591)
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(324),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2168960,
             savedInvStd: s.f + 2170592, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 10533616,
             gradBeta: s.g + 10535248, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(592)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
                 activation: .silu, output: s.tensor(408), pool: pool)
-            s.profiler?.stop(530)
+            s.profiler?.stop(593)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -6579,39 +7263,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
                 eps: 1e-05, activation: .silu, output: s.tensor(408), scratch: s.f + 2165696, pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(594)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2213024, count: 40800)
-        s.profiler?.stop(532)
+        s.profiler?.stop(595)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2172224, gradInput: s.tensor(407), gradWeights: s.f + 2213024, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(596)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2213024, channels: 1632, kernel: 5, into: s.g + 10492816)
-        s.profiler?.stop(534)
+        s.profiler?.stop(597)
         // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(322),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2165696,
             savedInvStd: s.f + 2167328, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 10486288,
             gradBeta: s.g + 10487920, pool: pool)
-        s.profiler?.stop(535)
+        s.profiler?.stop(598)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(320), weights: s.p + 10042384,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(409),
             gradWeights: s.g + 10042384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(599)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(409), s.tensor(401), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(600)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6621,21 +7305,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(410), pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(601)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(318),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2165152,
             savedInvStd: s.f + 2165424, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 10041296,
             gradBeta: s.g + 10041568, pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(602)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2080288, savedInvStd: s.f + 2081920,
                 activation: .silu, output: s.tensor(413), pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(603)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -6643,21 +7327,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
                 eps: 1e-05, activation: .silu, output: s.tensor(413), scratch: s.f + 2080288, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(604)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(317), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(605)
         }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 9597392,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(411),
             gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(606)
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n, pixels: 144,
@@ -6666,21 +7350,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(317), gradInput: s.tensor(414), gradReduceWeights: s.g + 9373728,
             gradReduceBias: s.g + 9484704, gradExpandWeights: s.g + 9484784, gradExpandBias: s.g + 9595760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(607)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(312),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2080288,
             savedInvStd: s.f + 2081920, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 9367200,
             gradBeta: s.g + 9368832, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(608)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
                 activation: .silu, output: s.tensor(416), pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(609)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -6688,39 +7372,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
                 eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 2077024, pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(610)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2124352, count: 40800)
-        s.profiler?.stop(548)
+        s.profiler?.stop(611)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2083552, gradInput: s.tensor(415), gradWeights: s.f + 2124352, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(612)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2124352, channels: 1632, kernel: 5, into: s.g + 9326400)
-        s.profiler?.stop(550)
+        s.profiler?.stop(613)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(310),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2077024,
             savedInvStd: s.f + 2078656, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 9319872,
             gradBeta: s.g + 9321504, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(614)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(308), weights: s.p + 8875968,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(417),
             gradWeights: s.g + 8875968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(615)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(616)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6730,21 +7414,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(418), pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(617)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(306),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2076480,
             savedInvStd: s.f + 2076752, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 8874880,
             gradBeta: s.g + 8875152, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(618)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1991616, savedInvStd: s.f + 1993248,
                 activation: .silu, output: s.tensor(421), pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(619)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -6752,21 +7436,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
                 eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 1991616, pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(620)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(305), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(420), pool: pool)
-            s.profiler?.stop(558)
+            s.profiler?.stop(621)
         }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 8430976,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(419),
             gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(622)
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n, pixels: 144,
@@ -6775,21 +7459,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(305), gradInput: s.tensor(422), gradReduceWeights: s.g + 8207312,
             gradReduceBias: s.g + 8318288, gradExpandWeights: s.g + 8318368, gradExpandBias: s.g + 8429344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(623)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(300),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1991616,
             savedInvStd: s.f + 1993248, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 8200784,
             gradBeta: s.g + 8202416, pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(624)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
                 activation: .silu, output: s.tensor(424), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(625)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -6797,39 +7481,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
                 eps: 1e-05, activation: .silu, output: s.tensor(424), scratch: s.f + 1988352, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(626)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2035680, count: 40800)
-        s.profiler?.stop(564)
+        s.profiler?.stop(627)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1994880, gradInput: s.tensor(423), gradWeights: s.f + 2035680, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(628)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2035680, channels: 1632, kernel: 5, into: s.g + 8159984)
-        s.profiler?.stop(566)
+        s.profiler?.stop(629)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(298),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1988352,
             savedInvStd: s.f + 1989984, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 8153456,
             gradBeta: s.g + 8155088, pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(630)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(296), weights: s.p + 7709552,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(425),
             gradWeights: s.g + 7709552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(631)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(632)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6839,21 +7523,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(425),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(426), pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(633)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(426), input: s.tensor(294),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1987808,
             savedInvStd: s.f + 1988080, activation: .identity, gradInput: s.tensor(426), gradGamma: s.g + 7708464,
             gradBeta: s.g + 7708736, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(634)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1902944, savedInvStd: s.f + 1904576,
                 activation: .silu, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(572)
+            s.profiler?.stop(635)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -6861,21 +7545,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
                 eps: 1e-05, activation: .silu, output: s.tensor(429), scratch: s.f + 1902944, pool: pool)
-            s.profiler?.stop(573)
+            s.profiler?.stop(636)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(429), savedScale: s.tensor(293), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(428), pool: pool)
-            s.profiler?.stop(574)
+            s.profiler?.stop(637)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(426), input: s.tensor(428), weights: s.p + 7264560,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(427),
             gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(638)
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(427), input: s.tensor(429), batch: s.n, pixels: 144,
@@ -6884,21 +7568,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(293), gradInput: s.tensor(430), gradReduceWeights: s.g + 7040896,
             gradReduceBias: s.g + 7151872, gradExpandWeights: s.g + 7151952, gradExpandBias: s.g + 7262928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(639)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(288),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1902944,
             savedInvStd: s.f + 1904576, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 7034368,
             gradBeta: s.g + 7036000, pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(640)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
                 activation: .silu, output: s.tensor(432), pool: pool)
-            s.profiler?.stop(578)
+            s.profiler?.stop(641)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -6906,39 +7590,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
                 eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 1899680, pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(642)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1947008, count: 40800)
-        s.profiler?.stop(580)
+        s.profiler?.stop(643)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(432), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1906208, gradInput: s.tensor(431), gradWeights: s.f + 1947008, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(644)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1947008, channels: 1632, kernel: 5, into: s.g + 6993568)
-        s.profiler?.stop(582)
+        s.profiler?.stop(645)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(431), input: s.tensor(286),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1899680,
             savedInvStd: s.f + 1901312, activation: .silu, gradInput: s.tensor(431), gradGamma: s.g + 6987040,
             gradBeta: s.g + 6988672, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(646)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(431), input: s.tensor(284), weights: s.p + 6543136,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
             gradWeights: s.g + 6543136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(647)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(433), s.tensor(425), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(648)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6948,21 +7632,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(433),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(434), pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(649)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(434), input: s.tensor(282),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1899136,
             savedInvStd: s.f + 1899408, activation: .identity, gradInput: s.tensor(434), gradGamma: s.g + 6542048,
             gradBeta: s.g + 6542320, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(650)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1814272, savedInvStd: s.f + 1815904,
                 activation: .silu, output: s.tensor(437), pool: pool)
-            s.profiler?.stop(588)
+            s.profiler?.stop(651)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -6970,21 +7654,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
                 eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 1814272, pool: pool)
-            s.profiler?.stop(589)
+            s.profiler?.stop(652)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(437), savedScale: s.tensor(281), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(653)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(434), input: s.tensor(436), weights: s.p + 6098144,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
             gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(654)
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(435), input: s.tensor(437), batch: s.n, pixels: 144,
@@ -6993,21 +7677,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(281), gradInput: s.tensor(438), gradReduceWeights: s.g + 5874480,
             gradReduceBias: s.g + 5985456, gradExpandWeights: s.g + 5985536, gradExpandBias: s.g + 6096512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(655)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(276),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1814272,
             savedInvStd: s.f + 1815904, activation: .silu, gradInput: s.tensor(438), gradGamma: s.g + 5867952,
             gradBeta: s.g + 5869584, pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(656)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
                 activation: .silu, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(594)
+            s.profiler?.stop(657)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -7015,39 +7699,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
                 eps: 1e-05, activation: .silu, output: s.tensor(440), scratch: s.f + 1811008, pool: pool)
-            s.profiler?.stop(595)
+            s.profiler?.stop(658)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1858336, count: 40800)
-        s.profiler?.stop(596)
+        s.profiler?.stop(659)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1817536, gradInput: s.tensor(439), gradWeights: s.f + 1858336, pool: pool)
-        s.profiler?.stop(597)
+        s.profiler?.stop(660)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1858336, channels: 1632, kernel: 5, into: s.g + 5827152)
-        s.profiler?.stop(598)
+        s.profiler?.stop(661)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(439), input: s.tensor(274),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1811008,
             savedInvStd: s.f + 1812640, activation: .silu, gradInput: s.tensor(439), gradGamma: s.g + 5820624,
             gradBeta: s.g + 5822256, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(662)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(272), weights: s.p + 5376720,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(441),
             gradWeights: s.g + 5376720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(663)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(441), s.tensor(433), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(664)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7057,21 +7741,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(441),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(442), pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(665)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(270),
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1810464,
             savedInvStd: s.f + 1810736, activation: .identity, gradInput: s.tensor(442), gradGamma: s.g + 5375632,
             gradBeta: s.g + 5375904, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(666)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1725600, savedInvStd: s.f + 1727232,
                 activation: .silu, output: s.tensor(445), pool: pool)
-            s.profiler?.stop(604)
+            s.profiler?.stop(667)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -7079,21 +7763,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
                 eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 1725600, pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(668)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(445), savedScale: s.tensor(269), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(444), pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(669)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), weights: s.p + 4931728,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(443),
             gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(670)
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, pixels: 144,
@@ -7102,21 +7786,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(269), gradInput: s.tensor(446), gradReduceWeights: s.g + 4708064,
             gradReduceBias: s.g + 4819040, gradExpandWeights: s.g + 4819120, gradExpandBias: s.g + 4930096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(671)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(446), input: s.tensor(264),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1725600,
             savedInvStd: s.f + 1727232, activation: .silu, gradInput: s.tensor(446), gradGamma: s.g + 4701536,
             gradBeta: s.g + 4703168, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(672)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
                 activation: .silu, output: s.tensor(448), pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(673)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -7124,39 +7808,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
                 eps: 1e-05, activation: .silu, output: s.tensor(448), scratch: s.f + 1722336, pool: pool)
-            s.profiler?.stop(611)
+            s.profiler?.stop(674)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1769664, count: 40800)
-        s.profiler?.stop(612)
+        s.profiler?.stop(675)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(446), input: s.tensor(448), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1728864, gradInput: s.tensor(447), gradWeights: s.f + 1769664, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(676)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1769664, channels: 1632, kernel: 5, into: s.g + 4660736)
-        s.profiler?.stop(614)
+        s.profiler?.stop(677)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(447), input: s.tensor(262),
             pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1722336,
             savedInvStd: s.f + 1723968, activation: .silu, gradInput: s.tensor(447), gradGamma: s.g + 4654208,
             gradBeta: s.g + 4655840, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(678)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(261), weights: s.p + 4210304,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(449),
             gradWeights: s.g + 4210304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(679)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(449), s.tensor(441), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(680)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
@@ -7167,14 +7851,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1721792,
             savedInvStd: s.f + 1722064, activation: .identity, gradInput: s.tensor(449), gradGamma: s.g + 4209216,
             gradBeta: s.g + 4209488, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(681)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1671872, savedInvStd: s.f + 1672832,
                 activation: .silu, output: s.tensor(452), pool: pool)
-            s.profiler?.stop(619)
+            s.profiler?.stop(682)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -7182,21 +7866,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
                 eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 1671872, pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(683)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(452), savedScale: s.tensor(259), batch: s.n,
                 pixels: 144, channels: 960, output: s.tensor(451), pool: pool)
-            s.profiler?.stop(621)
+            s.profiler?.stop(684)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(449), input: s.tensor(451), weights: s.p + 3948096,
             pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(450),
             gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(685)
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(450), input: s.tensor(452), batch: s.n, pixels: 144,
@@ -7205,21 +7889,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(259), gradInput: s.tensor(453), gradReduceWeights: s.g + 3870288,
             gradReduceBias: s.g + 3908688, gradExpandWeights: s.g + 3908736, gradExpandBias: s.g + 3947136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(686)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(453), input: s.tensor(254),
             pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1671872,
             savedInvStd: s.f + 1672832, activation: .silu, gradInput: s.tensor(453), gradGamma: s.g + 3866448,
             gradBeta: s.g + 3867408, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(687)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
                 activation: .silu, output: s.tensor(455), pool: pool)
-            s.profiler?.stop(625)
+            s.profiler?.stop(688)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -7227,35 +7911,35 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
                 eps: 1e-05, activation: .silu, output: s.tensor(455), scratch: s.f + 1669952, pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(689)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1697792, count: 24000)
-        s.profiler?.stop(627)
+        s.profiler?.stop(690)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(453), input: s.tensor(455), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1673792, gradInput: s.tensor(454), gradWeights: s.f + 1697792, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(691)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1697792, channels: 960, kernel: 5, into: s.g + 3842448)
-        s.profiler?.stop(629)
+        s.profiler?.stop(692)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(454), input: s.tensor(252),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1669952,
             savedInvStd: s.f + 1670912, activation: .silu, gradInput: s.tensor(454), gradGamma: s.g + 3838608,
             gradBeta: s.g + 3839568, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(693)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(454), input: s.tensor(250), weights: s.p + 3685008,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(456),
             gradWeights: s.g + 3685008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(694)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -7265,21 +7949,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(456),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(457), pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(695)
         // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(457), input: s.tensor(248),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1669632,
             savedInvStd: s.f + 1669792, activation: .identity, gradInput: s.tensor(457), gradGamma: s.g + 3684368,
             gradBeta: s.g + 3684528, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(696)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1619712, savedInvStd: s.f + 1620672,
                 activation: .silu, output: s.tensor(460), pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(697)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -7287,21 +7971,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
                 eps: 1e-05, activation: .silu, output: s.tensor(460), scratch: s.f + 1619712, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(698)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(460), savedScale: s.tensor(247), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(459), pool: pool)
-            s.profiler?.stop(636)
+            s.profiler?.stop(699)
         }
         // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(457), input: s.tensor(459), weights: s.p + 3530768,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(458),
             gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(700)
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(458), input: s.tensor(460), batch: s.n, pixels: 576,
@@ -7310,21 +7994,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(247), gradInput: s.tensor(461), gradReduceWeights: s.g + 3452960,
             gradReduceBias: s.g + 3491360, gradExpandWeights: s.g + 3491408, gradExpandBias: s.g + 3529808,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(701)
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(242),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1619712,
             savedInvStd: s.f + 1620672, activation: .silu, gradInput: s.tensor(461), gradGamma: s.g + 3449120,
             gradBeta: s.g + 3450080, pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(702)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
                 activation: .silu, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(640)
+            s.profiler?.stop(703)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -7332,39 +8016,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
                 eps: 1e-05, activation: .silu, output: s.tensor(463), scratch: s.f + 1617792, pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(704)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1645632, count: 24000)
-        s.profiler?.stop(642)
+        s.profiler?.stop(705)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1621632, gradInput: s.tensor(462), gradWeights: s.f + 1645632, pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(706)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1645632, channels: 960, kernel: 5, into: s.g + 3425120)
-        s.profiler?.stop(644)
+        s.profiler?.stop(707)
         // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(462), input: s.tensor(240),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1617792,
             savedInvStd: s.f + 1618752, activation: .silu, gradInput: s.tensor(462), gradGamma: s.g + 3421280,
             gradBeta: s.g + 3422240, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(708)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(238), weights: s.p + 3267680,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(464),
             gradWeights: s.g + 3267680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(709)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(464), s.tensor(456), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(710)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -7374,21 +8058,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(464),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(465), pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(711)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(236),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1617472,
             savedInvStd: s.f + 1617632, activation: .identity, gradInput: s.tensor(465), gradGamma: s.g + 3267040,
             gradBeta: s.g + 3267200, pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(712)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1567552, savedInvStd: s.f + 1568512,
                 activation: .silu, output: s.tensor(468), pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(713)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -7396,21 +8080,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
                 eps: 1e-05, activation: .silu, output: s.tensor(468), scratch: s.f + 1567552, pool: pool)
-            s.profiler?.stop(651)
+            s.profiler?.stop(714)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(468), savedScale: s.tensor(235), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(467), pool: pool)
-            s.profiler?.stop(652)
+            s.profiler?.stop(715)
         }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), weights: s.p + 3113440,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(466),
             gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(716)
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, pixels: 576,
@@ -7419,21 +8103,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(235), gradInput: s.tensor(469), gradReduceWeights: s.g + 3035632,
             gradReduceBias: s.g + 3074032, gradExpandWeights: s.g + 3074080, gradExpandBias: s.g + 3112480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(654)
+        s.profiler?.stop(717)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(230),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1567552,
             savedInvStd: s.f + 1568512, activation: .silu, gradInput: s.tensor(469), gradGamma: s.g + 3031792,
             gradBeta: s.g + 3032752, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(718)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
                 activation: .silu, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(656)
+            s.profiler?.stop(719)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -7441,39 +8125,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
                 eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 1565632, pool: pool)
-            s.profiler?.stop(657)
+            s.profiler?.stop(720)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1593472, count: 24000)
-        s.profiler?.stop(658)
+        s.profiler?.stop(721)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1569472, gradInput: s.tensor(470), gradWeights: s.f + 1593472, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(722)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1593472, channels: 960, kernel: 5, into: s.g + 3007792)
-        s.profiler?.stop(660)
+        s.profiler?.stop(723)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(470), input: s.tensor(228),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1565632,
             savedInvStd: s.f + 1566592, activation: .silu, gradInput: s.tensor(470), gradGamma: s.g + 3003952,
             gradBeta: s.g + 3004912, pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(724)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(226), weights: s.p + 2850352,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(472),
             gradWeights: s.g + 2850352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(725)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(472), s.tensor(464), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(726)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -7483,21 +8167,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(472),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(473), pool: pool)
-        s.profiler?.stop(664)
+        s.profiler?.stop(727)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(224),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1565312,
             savedInvStd: s.f + 1565472, activation: .identity, gradInput: s.tensor(473), gradGamma: s.g + 2849712,
             gradBeta: s.g + 2849872, pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(728)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1515392, savedInvStd: s.f + 1516352,
                 activation: .silu, output: s.tensor(476), pool: pool)
-            s.profiler?.stop(666)
+            s.profiler?.stop(729)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -7505,21 +8189,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
                 eps: 1e-05, activation: .silu, output: s.tensor(476), scratch: s.f + 1515392, pool: pool)
-            s.profiler?.stop(667)
+            s.profiler?.stop(730)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(476), savedScale: s.tensor(223), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(731)
         }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), weights: s.p + 2696112,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(474),
             gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(732)
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, pixels: 576,
@@ -7528,21 +8212,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(223), gradInput: s.tensor(477), gradReduceWeights: s.g + 2618304,
             gradReduceBias: s.g + 2656704, gradExpandWeights: s.g + 2656752, gradExpandBias: s.g + 2695152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(733)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(477), input: s.tensor(218),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1515392,
             savedInvStd: s.f + 1516352, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 2614464,
             gradBeta: s.g + 2615424, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(734)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
                 activation: .silu, output: s.tensor(479), pool: pool)
-            s.profiler?.stop(672)
+            s.profiler?.stop(735)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -7550,39 +8234,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
                 eps: 1e-05, activation: .silu, output: s.tensor(479), scratch: s.f + 1513472, pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(736)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1541312, count: 24000)
-        s.profiler?.stop(674)
+        s.profiler?.stop(737)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1517312, gradInput: s.tensor(478), gradWeights: s.f + 1541312, pool: pool)
-        s.profiler?.stop(675)
+        s.profiler?.stop(738)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1541312, channels: 960, kernel: 5, into: s.g + 2590464)
-        s.profiler?.stop(676)
+        s.profiler?.stop(739)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(478), input: s.tensor(216),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1513472,
             savedInvStd: s.f + 1514432, activation: .silu, gradInput: s.tensor(478), gradGamma: s.g + 2586624,
             gradBeta: s.g + 2587584, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(740)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(214), weights: s.p + 2433024,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(480),
             gradWeights: s.g + 2433024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(741)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(480), s.tensor(472), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(679)
+        s.profiler?.stop(742)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -7592,21 +8276,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(480),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(481), pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(743)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(481), input: s.tensor(212),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1513152,
             savedInvStd: s.f + 1513312, activation: .identity, gradInput: s.tensor(481), gradGamma: s.g + 2432384,
             gradBeta: s.g + 2432544, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(744)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1463232, savedInvStd: s.f + 1464192,
                 activation: .silu, output: s.tensor(484), pool: pool)
-            s.profiler?.stop(682)
+            s.profiler?.stop(745)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -7614,21 +8298,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
                 eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 1463232, pool: pool)
-            s.profiler?.stop(683)
+            s.profiler?.stop(746)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(211), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(483), pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(747)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(483), weights: s.p + 2278784,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(482),
             gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(748)
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, pixels: 576,
@@ -7637,21 +8321,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(211), gradInput: s.tensor(485), gradReduceWeights: s.g + 2200976,
             gradReduceBias: s.g + 2239376, gradExpandWeights: s.g + 2239424, gradExpandBias: s.g + 2277824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(686)
+        s.profiler?.stop(749)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(485), input: s.tensor(206),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1463232,
             savedInvStd: s.f + 1464192, activation: .silu, gradInput: s.tensor(485), gradGamma: s.g + 2197136,
             gradBeta: s.g + 2198096, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(750)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
                 activation: .silu, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(688)
+            s.profiler?.stop(751)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -7659,39 +8343,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
                 eps: 1e-05, activation: .silu, output: s.tensor(487), scratch: s.f + 1461312, pool: pool)
-            s.profiler?.stop(689)
+            s.profiler?.stop(752)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1489152, count: 24000)
-        s.profiler?.stop(690)
+        s.profiler?.stop(753)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1465152, gradInput: s.tensor(486), gradWeights: s.f + 1489152, pool: pool)
-        s.profiler?.stop(691)
+        s.profiler?.stop(754)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1489152, channels: 960, kernel: 5, into: s.g + 2173136)
-        s.profiler?.stop(692)
+        s.profiler?.stop(755)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(486), input: s.tensor(204),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1461312,
             savedInvStd: s.f + 1462272, activation: .silu, gradInput: s.tensor(486), gradGamma: s.g + 2169296,
             gradBeta: s.g + 2170256, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(756)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(486), input: s.tensor(202), weights: s.p + 2015696,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(488),
             gradWeights: s.g + 2015696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(757)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(488), s.tensor(480), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(758)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -7701,21 +8385,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(488),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(489), pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(759)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(200),
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1460992,
             savedInvStd: s.f + 1461152, activation: .identity, gradInput: s.tensor(489), gradGamma: s.g + 2015056,
             gradBeta: s.g + 2015216, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(760)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1411072, savedInvStd: s.f + 1412032,
                 activation: .silu, output: s.tensor(492), pool: pool)
-            s.profiler?.stop(698)
+            s.profiler?.stop(761)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -7723,21 +8407,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
                 eps: 1e-05, activation: .silu, output: s.tensor(492), scratch: s.f + 1411072, pool: pool)
-            s.profiler?.stop(699)
+            s.profiler?.stop(762)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(492), savedScale: s.tensor(199), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(491), pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(763)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), weights: s.p + 1861456,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(490),
             gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
+        s.profiler?.stop(764)
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(490), input: s.tensor(492), batch: s.n, pixels: 576,
@@ -7746,21 +8430,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(199), gradInput: s.tensor(493), gradReduceWeights: s.g + 1783648,
             gradReduceBias: s.g + 1822048, gradExpandWeights: s.g + 1822096, gradExpandBias: s.g + 1860496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(765)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(194),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1411072,
             savedInvStd: s.f + 1412032, activation: .silu, gradInput: s.tensor(493), gradGamma: s.g + 1779808,
             gradBeta: s.g + 1780768, pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(766)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
                 activation: .silu, output: s.tensor(495), pool: pool)
-            s.profiler?.stop(704)
+            s.profiler?.stop(767)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -7768,39 +8452,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
                 eps: 1e-05, activation: .silu, output: s.tensor(495), scratch: s.f + 1409152, pool: pool)
-            s.profiler?.stop(705)
+            s.profiler?.stop(768)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1436992, count: 24000)
-        s.profiler?.stop(706)
+        s.profiler?.stop(769)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1412992, gradInput: s.tensor(494), gradWeights: s.f + 1436992, pool: pool)
-        s.profiler?.stop(707)
+        s.profiler?.stop(770)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1436992, channels: 960, kernel: 5, into: s.g + 1755808)
-        s.profiler?.stop(708)
+        s.profiler?.stop(771)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(494), input: s.tensor(192),
             pixels: 576 &* s.n, channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1409152,
             savedInvStd: s.f + 1410112, activation: .silu, gradInput: s.tensor(494), gradGamma: s.g + 1751968,
             gradBeta: s.g + 1752928, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(772)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(494), input: s.tensor(191), weights: s.p + 1598368,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(496),
             gradWeights: s.g + 1598368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(773)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(496), s.tensor(488), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(774)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
@@ -7811,14 +8495,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1408832,
             savedInvStd: s.f + 1408992, activation: .identity, gradInput: s.tensor(496), gradGamma: s.g + 1597728,
             gradBeta: s.g + 1597888, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(775)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1373888, savedInvStd: s.f + 1374560,
                 activation: .silu, output: s.tensor(499), pool: pool)
-            s.profiler?.stop(713)
+            s.profiler?.stop(776)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -7826,21 +8510,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
                 eps: 1e-05, activation: .silu, output: s.tensor(499), scratch: s.f + 1373888, pool: pool)
-            s.profiler?.stop(714)
+            s.profiler?.stop(777)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(499), savedScale: s.tensor(189), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(498), pool: pool)
-            s.profiler?.stop(715)
+            s.profiler?.stop(778)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), weights: s.p + 1490208,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(497),
             gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(779)
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(497), input: s.tensor(499), batch: s.n, pixels: 576,
@@ -7849,21 +8533,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(189), gradInput: s.tensor(500), gradReduceWeights: s.g + 1451872,
             gradReduceBias: s.g + 1470688, gradExpandWeights: s.g + 1470720, gradExpandBias: s.g + 1489536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(717)
+        s.profiler?.stop(780)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(184),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1373888,
             savedInvStd: s.f + 1374560, activation: .silu, gradInput: s.tensor(500), gradGamma: s.g + 1449184,
             gradBeta: s.g + 1449856, pool: pool)
-        s.profiler?.stop(718)
+        s.profiler?.stop(781)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
                 activation: .silu, output: s.tensor(502), pool: pool)
-            s.profiler?.stop(719)
+            s.profiler?.stop(782)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -7871,35 +8555,35 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
                 eps: 1e-05, activation: .silu, output: s.tensor(502), scratch: s.f + 1372544, pool: pool)
-            s.profiler?.stop(720)
+            s.profiler?.stop(783)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1392032, count: 16800)
-        s.profiler?.stop(721)
+        s.profiler?.stop(784)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1375232, gradInput: s.tensor(501), gradWeights: s.f + 1392032, pool: pool)
-        s.profiler?.stop(722)
+        s.profiler?.stop(785)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1392032, channels: 672, kernel: 5, into: s.g + 1432384)
-        s.profiler?.stop(723)
+        s.profiler?.stop(786)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(501), input: s.tensor(182),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1372544,
             savedInvStd: s.f + 1373216, activation: .silu, gradInput: s.tensor(501), gradGamma: s.g + 1429696,
             gradBeta: s.g + 1430368, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(787)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(501), input: s.tensor(180), weights: s.p + 1354432,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(503),
             gradWeights: s.g + 1354432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(788)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -7909,21 +8593,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(503),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(504), pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(789)
         // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(178),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1372320,
             savedInvStd: s.f + 1372432, activation: .identity, gradInput: s.tensor(504), gradGamma: s.g + 1353984,
             gradBeta: s.g + 1354096, pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(790)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1358880, savedInvStd: s.f + 1359552,
                 activation: .silu, output: s.tensor(507), pool: pool)
-            s.profiler?.stop(728)
+            s.profiler?.stop(791)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -7931,21 +8615,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
                 eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 1358880, pool: pool)
-            s.profiler?.stop(729)
+            s.profiler?.stop(792)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(507), savedScale: s.tensor(177), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(506), pool: pool)
-            s.profiler?.stop(730)
+            s.profiler?.stop(793)
         }
         // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), weights: s.p + 1278720,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(505),
             gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(731)
+        s.profiler?.stop(794)
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(505), input: s.tensor(507), batch: s.n, pixels: 576,
@@ -7954,21 +8638,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(177), gradInput: s.tensor(508), gradReduceWeights: s.g + 1240384,
             gradReduceBias: s.g + 1259200, gradExpandWeights: s.g + 1259232, gradExpandBias: s.g + 1278048,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(795)
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(172),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1358880,
             savedInvStd: s.f + 1359552, activation: .silu, gradInput: s.tensor(508), gradGamma: s.g + 1237696,
             gradBeta: s.g + 1238368, pool: pool)
-        s.profiler?.stop(733)
+        s.profiler?.stop(796)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
                 activation: .silu, output: s.tensor(510), pool: pool)
-            s.profiler?.stop(734)
+            s.profiler?.stop(797)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -7976,39 +8660,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
                 eps: 1e-05, activation: .silu, output: s.tensor(510), scratch: s.f + 1357536, pool: pool)
-            s.profiler?.stop(735)
+            s.profiler?.stop(798)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1366272, count: 6048)
-        s.profiler?.stop(736)
+        s.profiler?.stop(799)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1360224, gradInput: s.tensor(509), gradWeights: s.f + 1366272, pool: pool)
-        s.profiler?.stop(737)
+        s.profiler?.stop(800)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1366272, channels: 672, kernel: 3, into: s.g + 1231648)
-        s.profiler?.stop(738)
+        s.profiler?.stop(801)
         // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(509), input: s.tensor(170),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1357536,
             savedInvStd: s.f + 1358208, activation: .silu, gradInput: s.tensor(509), gradGamma: s.g + 1228960,
             gradBeta: s.g + 1229632, pool: pool)
-        s.profiler?.stop(739)
+        s.profiler?.stop(802)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(509), input: s.tensor(168), weights: s.p + 1153696,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(511),
             gradWeights: s.g + 1153696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(803)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(511), s.tensor(503), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(804)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8018,21 +8702,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(511),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(512), pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(805)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(166),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1357312,
             savedInvStd: s.f + 1357424, activation: .identity, gradInput: s.tensor(512), gradGamma: s.g + 1153248,
             gradBeta: s.g + 1153360, pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(806)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1343872, savedInvStd: s.f + 1344544,
                 activation: .silu, output: s.tensor(515), pool: pool)
-            s.profiler?.stop(744)
+            s.profiler?.stop(807)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -8040,21 +8724,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
                 eps: 1e-05, activation: .silu, output: s.tensor(515), scratch: s.f + 1343872, pool: pool)
-            s.profiler?.stop(745)
+            s.profiler?.stop(808)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(515), savedScale: s.tensor(165), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(514), pool: pool)
-            s.profiler?.stop(746)
+            s.profiler?.stop(809)
         }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), weights: s.p + 1077984,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(513),
             gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(747)
+        s.profiler?.stop(810)
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(513), input: s.tensor(515), batch: s.n, pixels: 576,
@@ -8063,21 +8747,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(165), gradInput: s.tensor(516), gradReduceWeights: s.g + 1039648,
             gradReduceBias: s.g + 1058464, gradExpandWeights: s.g + 1058496, gradExpandBias: s.g + 1077312,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(748)
+        s.profiler?.stop(811)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(160),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1343872,
             savedInvStd: s.f + 1344544, activation: .silu, gradInput: s.tensor(516), gradGamma: s.g + 1036960,
             gradBeta: s.g + 1037632, pool: pool)
-        s.profiler?.stop(749)
+        s.profiler?.stop(812)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
                 activation: .silu, output: s.tensor(518), pool: pool)
-            s.profiler?.stop(750)
+            s.profiler?.stop(813)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -8085,39 +8769,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
                 eps: 1e-05, activation: .silu, output: s.tensor(518), scratch: s.f + 1342528, pool: pool)
-            s.profiler?.stop(751)
+            s.profiler?.stop(814)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1351264, count: 6048)
-        s.profiler?.stop(752)
+        s.profiler?.stop(815)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1345216, gradInput: s.tensor(517), gradWeights: s.f + 1351264, pool: pool)
-        s.profiler?.stop(753)
+        s.profiler?.stop(816)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1351264, channels: 672, kernel: 3, into: s.g + 1030912)
-        s.profiler?.stop(754)
+        s.profiler?.stop(817)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(517), input: s.tensor(158),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1342528,
             savedInvStd: s.f + 1343200, activation: .silu, gradInput: s.tensor(517), gradGamma: s.g + 1028224,
             gradBeta: s.g + 1028896, pool: pool)
-        s.profiler?.stop(755)
+        s.profiler?.stop(818)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(156), weights: s.p + 952960,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(519), gradWeights: s.g + 952960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(819)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(519), s.tensor(511), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(820)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8127,21 +8811,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(519),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(520), pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(821)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(154),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1342304,
             savedInvStd: s.f + 1342416, activation: .identity, gradInput: s.tensor(520), gradGamma: s.g + 952512,
             gradBeta: s.g + 952624, pool: pool)
-        s.profiler?.stop(759)
+        s.profiler?.stop(822)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1328864, savedInvStd: s.f + 1329536,
                 activation: .silu, output: s.tensor(523), pool: pool)
-            s.profiler?.stop(760)
+            s.profiler?.stop(823)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -8149,21 +8833,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
                 eps: 1e-05, activation: .silu, output: s.tensor(523), scratch: s.f + 1328864, pool: pool)
-            s.profiler?.stop(761)
+            s.profiler?.stop(824)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(523), savedScale: s.tensor(153), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(522), pool: pool)
-            s.profiler?.stop(762)
+            s.profiler?.stop(825)
         }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), weights: s.p + 877248,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(521), gradWeights: s.g + 877248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(763)
+        s.profiler?.stop(826)
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(521), input: s.tensor(523), batch: s.n, pixels: 576,
@@ -8172,21 +8856,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(153), gradInput: s.tensor(524), gradReduceWeights: s.g + 838912,
             gradReduceBias: s.g + 857728, gradExpandWeights: s.g + 857760, gradExpandBias: s.g + 876576,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(827)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(148),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1328864,
             savedInvStd: s.f + 1329536, activation: .silu, gradInput: s.tensor(524), gradGamma: s.g + 836224,
             gradBeta: s.g + 836896, pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(828)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
                 activation: .silu, output: s.tensor(526), pool: pool)
-            s.profiler?.stop(766)
+            s.profiler?.stop(829)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -8194,39 +8878,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
                 eps: 1e-05, activation: .silu, output: s.tensor(526), scratch: s.f + 1327520, pool: pool)
-            s.profiler?.stop(767)
+            s.profiler?.stop(830)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1336256, count: 6048)
-        s.profiler?.stop(768)
+        s.profiler?.stop(831)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1330208, gradInput: s.tensor(525), gradWeights: s.f + 1336256, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(832)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1336256, channels: 672, kernel: 3, into: s.g + 830176)
-        s.profiler?.stop(770)
+        s.profiler?.stop(833)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(525), input: s.tensor(146),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1327520,
             savedInvStd: s.f + 1328192, activation: .silu, gradInput: s.tensor(525), gradGamma: s.g + 827488,
             gradBeta: s.g + 828160, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(834)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(525), input: s.tensor(144), weights: s.p + 752224,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(527), gradWeights: s.g + 752224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(835)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(527), s.tensor(519), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(773)
+        s.profiler?.stop(836)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8236,21 +8920,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(527),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(528), pool: pool)
-        s.profiler?.stop(774)
+        s.profiler?.stop(837)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(142),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1327296,
             savedInvStd: s.f + 1327408, activation: .identity, gradInput: s.tensor(528), gradGamma: s.g + 751776,
             gradBeta: s.g + 751888, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(838)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1313856, savedInvStd: s.f + 1314528,
                 activation: .silu, output: s.tensor(531), pool: pool)
-            s.profiler?.stop(776)
+            s.profiler?.stop(839)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -8258,21 +8942,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
                 eps: 1e-05, activation: .silu, output: s.tensor(531), scratch: s.f + 1313856, pool: pool)
-            s.profiler?.stop(777)
+            s.profiler?.stop(840)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(531), savedScale: s.tensor(141), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(530), pool: pool)
-            s.profiler?.stop(778)
+            s.profiler?.stop(841)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), weights: s.p + 676512,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(529), gradWeights: s.g + 676512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(779)
+        s.profiler?.stop(842)
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(529), input: s.tensor(531), batch: s.n, pixels: 576,
@@ -8281,21 +8965,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(141), gradInput: s.tensor(532), gradReduceWeights: s.g + 638176,
             gradReduceBias: s.g + 656992, gradExpandWeights: s.g + 657024, gradExpandBias: s.g + 675840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(843)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(136),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1313856,
             savedInvStd: s.f + 1314528, activation: .silu, gradInput: s.tensor(532), gradGamma: s.g + 635488,
             gradBeta: s.g + 636160, pool: pool)
-        s.profiler?.stop(781)
+        s.profiler?.stop(844)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
                 activation: .silu, output: s.tensor(534), pool: pool)
-            s.profiler?.stop(782)
+            s.profiler?.stop(845)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -8303,39 +8987,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
                 eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 1312512, pool: pool)
-            s.profiler?.stop(783)
+            s.profiler?.stop(846)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1321248, count: 6048)
-        s.profiler?.stop(784)
+        s.profiler?.stop(847)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1315200, gradInput: s.tensor(533), gradWeights: s.f + 1321248, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(848)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1321248, channels: 672, kernel: 3, into: s.g + 629440)
-        s.profiler?.stop(786)
+        s.profiler?.stop(849)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(533), input: s.tensor(134),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1312512,
             savedInvStd: s.f + 1313184, activation: .silu, gradInput: s.tensor(533), gradGamma: s.g + 626752,
             gradBeta: s.g + 627424, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(850)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(132), weights: s.p + 551488,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(535), gradWeights: s.g + 551488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(788)
+        s.profiler?.stop(851)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(535), s.tensor(527), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(789)
+        s.profiler?.stop(852)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8345,21 +9029,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(535),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(536), pool: pool)
-        s.profiler?.stop(790)
+        s.profiler?.stop(853)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(130),
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1312288,
             savedInvStd: s.f + 1312400, activation: .identity, gradInput: s.tensor(536), gradGamma: s.g + 551040,
             gradBeta: s.g + 551152, pool: pool)
-        s.profiler?.stop(791)
+        s.profiler?.stop(854)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1298848, savedInvStd: s.f + 1299520,
                 activation: .silu, output: s.tensor(539), pool: pool)
-            s.profiler?.stop(792)
+            s.profiler?.stop(855)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -8367,21 +9051,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
                 eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 1298848, pool: pool)
-            s.profiler?.stop(793)
+            s.profiler?.stop(856)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(129), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(794)
+            s.profiler?.stop(857)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), weights: s.p + 475776,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(537), gradWeights: s.g + 475776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(795)
+        s.profiler?.stop(858)
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(537), input: s.tensor(539), batch: s.n, pixels: 576,
@@ -8390,21 +9074,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(540), gradReduceWeights: s.g + 437440,
             gradReduceBias: s.g + 456256, gradExpandWeights: s.g + 456288, gradExpandBias: s.g + 475104,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(796)
+        s.profiler?.stop(859)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(124),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1298848,
             savedInvStd: s.f + 1299520, activation: .silu, gradInput: s.tensor(540), gradGamma: s.g + 434752,
             gradBeta: s.g + 435424, pool: pool)
-        s.profiler?.stop(797)
+        s.profiler?.stop(860)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
                 activation: .silu, output: s.tensor(542), pool: pool)
-            s.profiler?.stop(798)
+            s.profiler?.stop(861)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -8412,39 +9096,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
                 eps: 1e-05, activation: .silu, output: s.tensor(542), scratch: s.f + 1297504, pool: pool)
-            s.profiler?.stop(799)
+            s.profiler?.stop(862)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1306240, count: 6048)
-        s.profiler?.stop(800)
+        s.profiler?.stop(863)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1300192, gradInput: s.tensor(541), gradWeights: s.f + 1306240, pool: pool)
-        s.profiler?.stop(801)
+        s.profiler?.stop(864)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1306240, channels: 672, kernel: 3, into: s.g + 428704)
-        s.profiler?.stop(802)
+        s.profiler?.stop(865)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(541), input: s.tensor(122),
             pixels: 576 &* s.n, channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1297504,
             savedInvStd: s.f + 1298176, activation: .silu, gradInput: s.tensor(541), gradGamma: s.g + 426016,
             gradBeta: s.g + 426688, pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(866)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(121), weights: s.p + 350752,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(543), gradWeights: s.g + 350752,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(804)
+        s.profiler?.stop(867)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(543), s.tensor(535), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(805)
+        s.profiler?.stop(868)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
@@ -8455,14 +9139,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1297280,
             savedInvStd: s.f + 1297392, activation: .identity, gradInput: s.tensor(543), gradGamma: s.g + 350304,
             gradBeta: s.g + 350416, pool: pool)
-        s.profiler?.stop(806)
+        s.profiler?.stop(869)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1290560, savedInvStd: s.f + 1290896,
                 activation: .silu, output: s.tensor(546), pool: pool)
-            s.profiler?.stop(807)
+            s.profiler?.stop(870)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -8470,21 +9154,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 1290560, pool: pool)
-            s.profiler?.stop(808)
+            s.profiler?.stop(871)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(119), batch: s.n,
                 pixels: 576, channels: 336, output: s.tensor(545), pool: pool)
-            s.profiler?.stop(809)
+            s.profiler?.stop(872)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(543), input: s.tensor(545), weights: s.p + 312672,
             pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(544), gradWeights: s.g + 312672,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(810)
+        s.profiler?.stop(873)
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, pixels: 576,
@@ -8493,21 +9177,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(119), gradInput: s.tensor(547), gradReduceWeights: s.g + 302912,
             gradReduceBias: s.g + 307616, gradExpandWeights: s.g + 307632, gradExpandBias: s.g + 312336,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(874)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(547), input: s.tensor(114),
             pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1290560,
             savedInvStd: s.f + 1290896, activation: .silu, gradInput: s.tensor(547), gradGamma: s.g + 301568,
             gradBeta: s.g + 301904, pool: pool)
-        s.profiler?.stop(812)
+        s.profiler?.stop(875)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
                 activation: .silu, output: s.tensor(549), pool: pool)
-            s.profiler?.stop(813)
+            s.profiler?.stop(876)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -8515,35 +9199,35 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
                 eps: 1e-05, activation: .silu, output: s.tensor(549), scratch: s.f + 1289888, pool: pool)
-            s.profiler?.stop(814)
+            s.profiler?.stop(877)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1294256, count: 3024)
-        s.profiler?.stop(815)
+        s.profiler?.stop(878)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1291232, gradInput: s.tensor(548), gradWeights: s.f + 1294256, pool: pool)
-        s.profiler?.stop(816)
+        s.profiler?.stop(879)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1294256, channels: 336, kernel: 3, into: s.g + 298544)
-        s.profiler?.stop(817)
+        s.profiler?.stop(880)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(548), input: s.tensor(112),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1289888,
             savedInvStd: s.f + 1290224, activation: .silu, gradInput: s.tensor(548), gradGamma: s.g + 297200,
             gradBeta: s.g + 297536, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(881)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(110), weights: s.p + 278384,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(550), gradWeights: s.g + 278384,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(819)
+        s.profiler?.stop(882)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -8553,21 +9237,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(550),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(551), pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(883)
         // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(108),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1289776,
             savedInvStd: s.f + 1289832, activation: .identity, gradInput: s.tensor(551), gradGamma: s.g + 278128,
             gradBeta: s.g + 278192, pool: pool)
-        s.profiler?.stop(821)
+        s.profiler?.stop(884)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1272304, savedInvStd: s.f + 1272640,
                 activation: .silu, output: s.tensor(554), pool: pool)
-            s.profiler?.stop(822)
+            s.profiler?.stop(885)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -8575,21 +9259,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
                 eps: 1e-05, activation: .silu, output: s.tensor(554), scratch: s.f + 1272304, pool: pool)
-            s.profiler?.stop(823)
+            s.profiler?.stop(886)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(554), savedScale: s.tensor(107), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(553), pool: pool)
-            s.profiler?.stop(824)
+            s.profiler?.stop(887)
         }
         // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), weights: s.p + 259312,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(552), gradWeights: s.g + 259312,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(888)
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(552), input: s.tensor(554), batch: s.n,
@@ -8598,21 +9282,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(107), gradInput: s.tensor(555), gradReduceWeights: s.g + 249552,
             gradReduceBias: s.g + 254256, gradExpandWeights: s.g + 254272, gradExpandBias: s.g + 258976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(826)
+        s.profiler?.stop(889)
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(102),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1272304,
             savedInvStd: s.f + 1272640, activation: .silu, gradInput: s.tensor(555), gradGamma: s.g + 248208,
             gradBeta: s.g + 248544, pool: pool)
-        s.profiler?.stop(827)
+        s.profiler?.stop(890)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
                 activation: .silu, output: s.tensor(557), pool: pool)
-            s.profiler?.stop(828)
+            s.profiler?.stop(891)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -8620,39 +9304,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
                 eps: 1e-05, activation: .silu, output: s.tensor(557), scratch: s.f + 1271632, pool: pool)
-            s.profiler?.stop(829)
+            s.profiler?.stop(892)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1281376, count: 8400)
-        s.profiler?.stop(830)
+        s.profiler?.stop(893)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1272976, gradInput: s.tensor(556), gradWeights: s.f + 1281376, pool: pool)
-        s.profiler?.stop(831)
+        s.profiler?.stop(894)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1281376, channels: 336, kernel: 5, into: s.g + 239808)
-        s.profiler?.stop(832)
+        s.profiler?.stop(895)
         // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(556), input: s.tensor(100),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1271632,
             savedInvStd: s.f + 1271968, activation: .silu, gradInput: s.tensor(556), gradGamma: s.g + 238464,
             gradBeta: s.g + 238800, pool: pool)
-        s.profiler?.stop(833)
+        s.profiler?.stop(896)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(98), weights: s.p + 219648,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(558), gradWeights: s.g + 219648,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(897)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(558), s.tensor(550), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(835)
+        s.profiler?.stop(898)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -8662,21 +9346,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(558),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(559), pool: pool)
-        s.profiler?.stop(836)
+        s.profiler?.stop(899)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(96),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1271520,
             savedInvStd: s.f + 1271576, activation: .identity, gradInput: s.tensor(559), gradGamma: s.g + 219392,
             gradBeta: s.g + 219456, pool: pool)
-        s.profiler?.stop(837)
+        s.profiler?.stop(900)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1254048, savedInvStd: s.f + 1254384,
                 activation: .silu, output: s.tensor(562), pool: pool)
-            s.profiler?.stop(838)
+            s.profiler?.stop(901)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -8684,21 +9368,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
                 eps: 1e-05, activation: .silu, output: s.tensor(562), scratch: s.f + 1254048, pool: pool)
-            s.profiler?.stop(839)
+            s.profiler?.stop(902)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(562), savedScale: s.tensor(95), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(561), pool: pool)
-            s.profiler?.stop(840)
+            s.profiler?.stop(903)
         }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), weights: s.p + 200576,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(560), gradWeights: s.g + 200576,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(841)
+        s.profiler?.stop(904)
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(560), input: s.tensor(562), batch: s.n,
@@ -8707,21 +9391,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(563), gradReduceWeights: s.g + 190816,
             gradReduceBias: s.g + 195520, gradExpandWeights: s.g + 195536, gradExpandBias: s.g + 200240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(842)
+        s.profiler?.stop(905)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(90),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1254048,
             savedInvStd: s.f + 1254384, activation: .silu, gradInput: s.tensor(563), gradGamma: s.g + 189472,
             gradBeta: s.g + 189808, pool: pool)
-        s.profiler?.stop(843)
+        s.profiler?.stop(906)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
                 activation: .silu, output: s.tensor(565), pool: pool)
-            s.profiler?.stop(844)
+            s.profiler?.stop(907)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -8729,39 +9413,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
                 eps: 1e-05, activation: .silu, output: s.tensor(565), scratch: s.f + 1253376, pool: pool)
-            s.profiler?.stop(845)
+            s.profiler?.stop(908)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1263120, count: 8400)
-        s.profiler?.stop(846)
+        s.profiler?.stop(909)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1254720, gradInput: s.tensor(564), gradWeights: s.f + 1263120, pool: pool)
-        s.profiler?.stop(847)
+        s.profiler?.stop(910)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1263120, channels: 336, kernel: 5, into: s.g + 181072)
-        s.profiler?.stop(848)
+        s.profiler?.stop(911)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(564), input: s.tensor(88),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1253376,
             savedInvStd: s.f + 1253712, activation: .silu, gradInput: s.tensor(564), gradGamma: s.g + 179728,
             gradBeta: s.g + 180064, pool: pool)
-        s.profiler?.stop(849)
+        s.profiler?.stop(912)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(86), weights: s.p + 160912,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(566), gradWeights: s.g + 160912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(850)
+        s.profiler?.stop(913)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(566), s.tensor(558), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(851)
+        s.profiler?.stop(914)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -8771,21 +9455,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(566),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(567), pool: pool)
-        s.profiler?.stop(852)
+        s.profiler?.stop(915)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(84),
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1253264,
             savedInvStd: s.f + 1253320, activation: .identity, gradInput: s.tensor(567), gradGamma: s.g + 160656,
             gradBeta: s.g + 160720, pool: pool)
-        s.profiler?.stop(853)
+        s.profiler?.stop(916)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1235792, savedInvStd: s.f + 1236128,
                 activation: .silu, output: s.tensor(570), pool: pool)
-            s.profiler?.stop(854)
+            s.profiler?.stop(917)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -8793,21 +9477,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
                 eps: 1e-05, activation: .silu, output: s.tensor(570), scratch: s.f + 1235792, pool: pool)
-            s.profiler?.stop(855)
+            s.profiler?.stop(918)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(570), savedScale: s.tensor(83), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(856)
+            s.profiler?.stop(919)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), weights: s.p + 141840,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(568), gradWeights: s.g + 141840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(857)
+        s.profiler?.stop(920)
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(568), input: s.tensor(570), batch: s.n,
@@ -8816,21 +9500,21 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(571), gradReduceWeights: s.g + 132080,
             gradReduceBias: s.g + 136784, gradExpandWeights: s.g + 136800, gradExpandBias: s.g + 141504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(921)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(78),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1235792,
             savedInvStd: s.f + 1236128, activation: .silu, gradInput: s.tensor(571), gradGamma: s.g + 130736,
             gradBeta: s.g + 131072, pool: pool)
-        s.profiler?.stop(859)
+        s.profiler?.stop(922)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
                 activation: .silu, output: s.tensor(573), pool: pool)
-            s.profiler?.stop(860)
+            s.profiler?.stop(923)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -8838,39 +9522,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
                 eps: 1e-05, activation: .silu, output: s.tensor(573), scratch: s.f + 1235120, pool: pool)
-            s.profiler?.stop(861)
+            s.profiler?.stop(924)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1244864, count: 8400)
-        s.profiler?.stop(862)
+        s.profiler?.stop(925)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1236464, gradInput: s.tensor(572), gradWeights: s.f + 1244864, pool: pool)
-        s.profiler?.stop(863)
+        s.profiler?.stop(926)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1244864, channels: 336, kernel: 5, into: s.g + 122336)
-        s.profiler?.stop(864)
+        s.profiler?.stop(927)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(572), input: s.tensor(76),
             pixels: 2304 &* s.n, channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1235120,
             savedInvStd: s.f + 1235456, activation: .silu, gradInput: s.tensor(572), gradGamma: s.g + 120992,
             gradBeta: s.g + 121328, pool: pool)
-        s.profiler?.stop(865)
+        s.profiler?.stop(928)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(75), weights: s.p + 102176,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(574), gradWeights: s.g + 102176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(929)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(574), s.tensor(566), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(867)
+        s.profiler?.stop(930)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
@@ -8881,14 +9565,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1235008,
             savedInvStd: s.f + 1235064, activation: .identity, gradInput: s.tensor(574), gradGamma: s.g + 101920,
             gradBeta: s.g + 101984, pool: pool)
-        s.profiler?.stop(868)
+        s.profiler?.stop(931)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
                 beta: s.p + 87312, savedMean: s.f + 1225024, savedInvStd: s.f + 1225216, activation: .silu,
                 output: s.tensor(577), pool: pool)
-            s.profiler?.stop(869)
+            s.profiler?.stop(932)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -8896,21 +9580,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
                 activation: .silu, output: s.tensor(577), scratch: s.f + 1225024, pool: pool)
-            s.profiler?.stop(870)
+            s.profiler?.stop(933)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(577), savedScale: s.tensor(73), batch: s.n,
                 pixels: 2304, channels: 192, output: s.tensor(576), pool: pool)
-            s.profiler?.stop(871)
+            s.profiler?.stop(934)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(574), input: s.tensor(576), weights: s.p + 91168,
             pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(575), gradWeights: s.g + 91168,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(872)
+        s.profiler?.stop(935)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n,
@@ -8918,21 +9602,21 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 89440, savedPooled: s.tensor(71), savedHidden: s.tensor(72), savedScale: s.tensor(73),
             gradInput: s.tensor(578), gradReduceWeights: s.g + 87888, gradReduceBias: s.g + 89424,
             gradExpandWeights: s.g + 89440, gradExpandBias: s.g + 90976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(936)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(578), input: s.tensor(68),
             pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 1225024,
             savedInvStd: s.f + 1225216, activation: .silu, gradInput: s.tensor(578), gradGamma: s.g + 87120,
             gradBeta: s.g + 87312, pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(937)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
                 beta: s.p + 81744, savedMean: s.f + 1224640, savedInvStd: s.f + 1224832, activation: .silu,
                 output: s.tensor(580), pool: pool)
-            s.profiler?.stop(875)
+            s.profiler?.stop(938)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -8940,35 +9624,35 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
                 activation: .silu, output: s.tensor(580), scratch: s.f + 1224640, pool: pool)
-            s.profiler?.stop(876)
+            s.profiler?.stop(939)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1230208, count: 4800)
-        s.profiler?.stop(877)
+        s.profiler?.stop(940)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(578), input: s.tensor(580), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1225408, gradInput: s.tensor(579), gradWeights: s.f + 1230208, pool: pool)
-        s.profiler?.stop(878)
+        s.profiler?.stop(941)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1230208, channels: 192, kernel: 5, into: s.g + 82320)
-        s.profiler?.stop(879)
+        s.profiler?.stop(942)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(579), input: s.tensor(66),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1224640,
             savedInvStd: s.f + 1224832, activation: .silu, gradInput: s.tensor(579), gradGamma: s.g + 81552,
             gradBeta: s.g + 81744, pool: pool)
-        s.profiler?.stop(880)
+        s.profiler?.stop(943)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(64), weights: s.p + 75408,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(581), gradWeights: s.g + 75408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(881)
+        s.profiler?.stop(944)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -8978,21 +9662,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(581),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(582), pool: pool)
-        s.profiler?.stop(882)
+        s.profiler?.stop(945)
         // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(582), input: s.tensor(62),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1224576,
             savedInvStd: s.f + 1224608, activation: .identity, gradInput: s.tensor(582), gradGamma: s.g + 75280,
             gradBeta: s.g + 75312, pool: pool)
-        s.profiler?.stop(883)
+        s.profiler?.stop(946)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
                 beta: s.p + 65280, savedMean: s.f + 1220736, savedInvStd: s.f + 1220928, activation: .silu,
                 output: s.tensor(585), pool: pool)
-            s.profiler?.stop(884)
+            s.profiler?.stop(947)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -9000,21 +9684,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
                 activation: .silu, output: s.tensor(585), scratch: s.f + 1220736, pool: pool)
-            s.profiler?.stop(885)
+            s.profiler?.stop(948)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(585), savedScale: s.tensor(61), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(584), pool: pool)
-            s.profiler?.stop(886)
+            s.profiler?.stop(949)
         }
         // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(582), input: s.tensor(584), weights: s.p + 69136,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(583), gradWeights: s.g + 69136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(887)
+        s.profiler?.stop(950)
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n,
@@ -9022,21 +9706,21 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 67408, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
             gradInput: s.tensor(586), gradReduceWeights: s.g + 65856, gradReduceBias: s.g + 67392,
             gradExpandWeights: s.g + 67408, gradExpandBias: s.g + 68944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(951)
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(586), input: s.tensor(56),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 1220736,
             savedInvStd: s.f + 1220928, activation: .silu, gradInput: s.tensor(586), gradGamma: s.g + 65088,
             gradBeta: s.g + 65280, pool: pool)
-        s.profiler?.stop(889)
+        s.profiler?.stop(952)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
                 beta: s.p + 62784, savedMean: s.f + 1220352, savedInvStd: s.f + 1220544, activation: .silu,
                 output: s.tensor(588), pool: pool)
-            s.profiler?.stop(890)
+            s.profiler?.stop(953)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -9044,39 +9728,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
                 activation: .silu, output: s.tensor(588), scratch: s.f + 1220352, pool: pool)
-            s.profiler?.stop(891)
+            s.profiler?.stop(954)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1222848, count: 1728)
-        s.profiler?.stop(892)
+        s.profiler?.stop(955)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(586), input: s.tensor(588), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1221120, gradInput: s.tensor(587), gradWeights: s.f + 1222848, pool: pool)
-        s.profiler?.stop(893)
+        s.profiler?.stop(956)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1222848, channels: 192, kernel: 3, into: s.g + 63360)
-        s.profiler?.stop(894)
+        s.profiler?.stop(957)
         // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(587), input: s.tensor(54),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1220352,
             savedInvStd: s.f + 1220544, activation: .silu, gradInput: s.tensor(587), gradGamma: s.g + 62592,
             gradBeta: s.g + 62784, pool: pool)
-        s.profiler?.stop(895)
+        s.profiler?.stop(958)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(52), weights: s.p + 56448,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(589), gradWeights: s.g + 56448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(896)
+        s.profiler?.stop(959)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(589), s.tensor(581), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(897)
+        s.profiler?.stop(960)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -9086,21 +9770,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(589),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(590), pool: pool)
-        s.profiler?.stop(898)
+        s.profiler?.stop(961)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(590), input: s.tensor(50),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1220288,
             savedInvStd: s.f + 1220320, activation: .identity, gradInput: s.tensor(590), gradGamma: s.g + 56320,
             gradBeta: s.g + 56352, pool: pool)
-        s.profiler?.stop(899)
+        s.profiler?.stop(962)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
                 beta: s.p + 46320, savedMean: s.f + 1216448, savedInvStd: s.f + 1216640, activation: .silu,
                 output: s.tensor(593), pool: pool)
-            s.profiler?.stop(900)
+            s.profiler?.stop(963)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -9108,21 +9792,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
                 activation: .silu, output: s.tensor(593), scratch: s.f + 1216448, pool: pool)
-            s.profiler?.stop(901)
+            s.profiler?.stop(964)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(593), savedScale: s.tensor(49), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(592), pool: pool)
-            s.profiler?.stop(902)
+            s.profiler?.stop(965)
         }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(590), input: s.tensor(592), weights: s.p + 50176,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(591), gradWeights: s.g + 50176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(966)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n,
@@ -9130,21 +9814,21 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 48448, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
             gradInput: s.tensor(594), gradReduceWeights: s.g + 46896, gradReduceBias: s.g + 48432,
             gradExpandWeights: s.g + 48448, gradExpandBias: s.g + 49984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(904)
+        s.profiler?.stop(967)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(594), input: s.tensor(44),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 1216448,
             savedInvStd: s.f + 1216640, activation: .silu, gradInput: s.tensor(594), gradGamma: s.g + 46128,
             gradBeta: s.g + 46320, pool: pool)
-        s.profiler?.stop(905)
+        s.profiler?.stop(968)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
                 beta: s.p + 43824, savedMean: s.f + 1216064, savedInvStd: s.f + 1216256, activation: .silu,
                 output: s.tensor(596), pool: pool)
-            s.profiler?.stop(906)
+            s.profiler?.stop(969)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -9152,39 +9836,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
                 activation: .silu, output: s.tensor(596), scratch: s.f + 1216064, pool: pool)
-            s.profiler?.stop(907)
+            s.profiler?.stop(970)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1218560, count: 1728)
-        s.profiler?.stop(908)
+        s.profiler?.stop(971)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(594), input: s.tensor(596), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1216832, gradInput: s.tensor(595), gradWeights: s.f + 1218560, pool: pool)
-        s.profiler?.stop(909)
+        s.profiler?.stop(972)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1218560, channels: 192, kernel: 3, into: s.g + 44400)
-        s.profiler?.stop(910)
+        s.profiler?.stop(973)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(595), input: s.tensor(42),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1216064,
             savedInvStd: s.f + 1216256, activation: .silu, gradInput: s.tensor(595), gradGamma: s.g + 43632,
             gradBeta: s.g + 43824, pool: pool)
-        s.profiler?.stop(911)
+        s.profiler?.stop(974)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(40), weights: s.p + 37488,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(597), gradWeights: s.g + 37488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(912)
+        s.profiler?.stop(975)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(597), s.tensor(589), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(913)
+        s.profiler?.stop(976)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -9194,21 +9878,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(597),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(598), pool: pool)
-        s.profiler?.stop(914)
+        s.profiler?.stop(977)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(598), input: s.tensor(38),
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1216000,
             savedInvStd: s.f + 1216032, activation: .identity, gradInput: s.tensor(598), gradGamma: s.g + 37360,
             gradBeta: s.g + 37392, pool: pool)
-        s.profiler?.stop(915)
+        s.profiler?.stop(978)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
                 beta: s.p + 27360, savedMean: s.f + 1212160, savedInvStd: s.f + 1212352, activation: .silu,
                 output: s.tensor(601), pool: pool)
-            s.profiler?.stop(916)
+            s.profiler?.stop(979)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -9216,21 +9900,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
                 activation: .silu, output: s.tensor(601), scratch: s.f + 1212160, pool: pool)
-            s.profiler?.stop(917)
+            s.profiler?.stop(980)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(601), savedScale: s.tensor(37), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(600), pool: pool)
-            s.profiler?.stop(918)
+            s.profiler?.stop(981)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(598), input: s.tensor(600), weights: s.p + 31216,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(599), gradWeights: s.g + 31216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(919)
+        s.profiler?.stop(982)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n,
@@ -9238,21 +9922,21 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 29488, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(602), gradReduceWeights: s.g + 27936, gradReduceBias: s.g + 29472,
             gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 31024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(920)
+        s.profiler?.stop(983)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(602), input: s.tensor(32),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 1212160,
             savedInvStd: s.f + 1212352, activation: .silu, gradInput: s.tensor(602), gradGamma: s.g + 27168,
             gradBeta: s.g + 27360, pool: pool)
-        s.profiler?.stop(921)
+        s.profiler?.stop(984)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
                 beta: s.p + 24864, savedMean: s.f + 1211776, savedInvStd: s.f + 1211968, activation: .silu,
                 output: s.tensor(604), pool: pool)
-            s.profiler?.stop(922)
+            s.profiler?.stop(985)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -9260,39 +9944,39 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
                 activation: .silu, output: s.tensor(604), scratch: s.f + 1211776, pool: pool)
-            s.profiler?.stop(923)
+            s.profiler?.stop(986)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1214272, count: 1728)
-        s.profiler?.stop(924)
+        s.profiler?.stop(987)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1212544, gradInput: s.tensor(603), gradWeights: s.f + 1214272, pool: pool)
-        s.profiler?.stop(925)
+        s.profiler?.stop(988)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1214272, channels: 192, kernel: 3, into: s.g + 25440)
-        s.profiler?.stop(926)
+        s.profiler?.stop(989)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(603), input: s.tensor(30),
             pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1211776,
             savedInvStd: s.f + 1211968, activation: .silu, gradInput: s.tensor(603), gradGamma: s.g + 24672,
             gradBeta: s.g + 24864, pool: pool)
-        s.profiler?.stop(927)
+        s.profiler?.stop(990)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(603), input: s.tensor(29), weights: s.p + 18528,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(605), gradWeights: s.g + 18528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(928)
+        s.profiler?.stop(991)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(605), s.tensor(597), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(929)
+        s.profiler?.stop(992)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
@@ -9303,14 +9987,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1211712,
             savedInvStd: s.f + 1211744, activation: .identity, gradInput: s.tensor(605), gradGamma: s.g + 18400,
             gradBeta: s.g + 18432, pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(993)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
                 beta: s.p + 11472, savedMean: s.f + 1208832, savedInvStd: s.f + 1208976, activation: .silu,
                 output: s.tensor(608), pool: pool)
-            s.profiler?.stop(931)
+            s.profiler?.stop(994)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -9318,21 +10002,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
                 activation: .silu, output: s.tensor(608), scratch: s.f + 1208832, pool: pool)
-            s.profiler?.stop(932)
+            s.profiler?.stop(995)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(608), savedScale: s.tensor(27), batch: s.n,
                 pixels: 9025, channels: 144, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(933)
+            s.profiler?.stop(996)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(605), input: s.tensor(607), weights: s.p + 13792,
             pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(606), gradWeights: s.g + 13792,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(997)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n,
@@ -9340,21 +10024,21 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 12784, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradInput: s.tensor(609), gradReduceWeights: s.g + 11904, gradReduceBias: s.g + 12768,
             gradExpandWeights: s.g + 12784, gradExpandBias: s.g + 13648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(935)
+        s.profiler?.stop(998)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(609), input: s.tensor(22),
             pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 1208832,
             savedInvStd: s.f + 1208976, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 11328,
             gradBeta: s.g + 11472, pool: pool)
-        s.profiler?.stop(936)
+        s.profiler?.stop(999)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
                 beta: s.p + 9600, savedMean: s.f + 1208544, savedInvStd: s.f + 1208688, activation: .silu,
                 output: s.tensor(611), pool: pool)
-            s.profiler?.stop(937)
+            s.profiler?.stop(1000)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -9362,35 +10046,35 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
                 activation: .silu, output: s.tensor(611), scratch: s.f + 1208544, pool: pool)
-            s.profiler?.stop(938)
+            s.profiler?.stop(1001)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1210416, count: 1296)
-        s.profiler?.stop(939)
+        s.profiler?.stop(1002)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(611), batch: s.n, height: 190,
             width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1209120, gradInput: s.tensor(610), gradWeights: s.f + 1210416, pool: pool)
-        s.profiler?.stop(940)
+        s.profiler?.stop(1003)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1210416, channels: 144, kernel: 3, into: s.g + 10032)
-        s.profiler?.stop(941)
+        s.profiler?.stop(1004)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(610), input: s.tensor(20),
             pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1208544,
             savedInvStd: s.f + 1208688, activation: .silu, gradInput: s.tensor(610), gradGamma: s.g + 9456,
             gradBeta: s.g + 9600, pool: pool)
-        s.profiler?.stop(942)
+        s.profiler?.stop(1005)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(18), weights: s.p + 6000,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(612), gradWeights: s.g + 6000,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(943)
+        s.profiler?.stop(1006)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
@@ -9400,21 +10084,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(612),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 866400, gradBranch: s.tensor(613), pool: pool)
-        s.profiler?.stop(944)
+        s.profiler?.stop(1007)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(613), input: s.tensor(16),
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1208496,
             savedInvStd: s.f + 1208520, activation: .identity, gradInput: s.tensor(613), gradGamma: s.g + 5872,
             gradBeta: s.g + 5904, pool: pool)
-        s.profiler?.stop(945)
+        s.profiler?.stop(1008)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832,
                 beta: s.p + 4864, savedMean: s.f + 1208016, savedInvStd: s.f + 1208040, activation: .silu,
                 output: s.tensor(616), pool: pool)
-            s.profiler?.stop(946)
+            s.profiler?.stop(1009)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -9422,21 +10106,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
                 activation: .silu, output: s.tensor(616), scratch: s.f + 1208016, pool: pool)
-            s.profiler?.stop(947)
+            s.profiler?.stop(1010)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(616), savedScale: s.tensor(15), batch: s.n,
                 pixels: 36100, channels: 24, output: s.tensor(615), pool: pool)
-            s.profiler?.stop(948)
+            s.profiler?.stop(1011)
         }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(613), input: s.tensor(615), weights: s.p + 5296,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(614), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(949)
+        s.profiler?.stop(1012)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n,
@@ -9444,32 +10128,32 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 5120, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
             gradInput: s.tensor(617), gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104,
             gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(950)
+        s.profiler?.stop(1013)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(617), input: s.tensor(10),
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1208016,
             savedInvStd: s.f + 1208040, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(951)
+        s.profiler?.stop(1014)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1208280, count: 216)
-        s.profiler?.stop(952)
+        s.profiler?.stop(1015)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(9), batch: s.n, height: 190,
             width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: s.f + 1208064, gradInput: s.tensor(618), gradWeights: s.f + 1208280, pool: pool)
-        s.profiler?.stop(953)
+        s.profiler?.stop(1016)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1208280, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(954)
+        s.profiler?.stop(1017)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(618), s.tensor(612), count: 866400 &* s.n, pool: pool)
-        s.profiler?.stop(955)
+        s.profiler?.stop(1018)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
@@ -9480,14 +10164,14 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1207968,
             savedInvStd: s.f + 1207992, activation: .identity, gradInput: s.tensor(618), gradGamma: s.g + 4480,
             gradBeta: s.g + 4512, pool: pool)
-        s.profiler?.stop(956)
+        s.profiler?.stop(1019)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
                 beta: s.p + 1968, savedMean: s.f + 1207008, savedInvStd: s.f + 1207056, activation: .silu,
                 output: s.tensor(621), pool: pool)
-            s.profiler?.stop(957)
+            s.profiler?.stop(1020)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -9495,21 +10179,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
                 activation: .silu, output: s.tensor(621), scratch: s.f + 1207008, pool: pool)
-            s.profiler?.stop(958)
+            s.profiler?.stop(1021)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(621), savedScale: s.tensor(7), batch: s.n,
                 pixels: 36100, channels: 48, output: s.tensor(620), pool: pool)
-            s.profiler?.stop(959)
+            s.profiler?.stop(1022)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 3328,
             pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(619), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(960)
+        s.profiler?.stop(1023)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(619), input: s.tensor(621), batch: s.n,
@@ -9517,21 +10201,21 @@ public final class EfficientNetB4Training: TrainableModel {
             expandWeights: s.p + 2704, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(622), gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688,
             gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(961)
+        s.profiler?.stop(1024)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(2),
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1207008,
             savedInvStd: s.f + 1207056, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(1025)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296,
                 beta: s.p + 1344, savedMean: s.f + 1206912, savedInvStd: s.f + 1206960, activation: .silu,
                 output: s.tensor(624), pool: pool)
-            s.profiler?.stop(963)
+            s.profiler?.stop(1026)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -9539,22 +10223,22 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
                 activation: .silu, output: s.tensor(624), scratch: s.f + 1206912, pool: pool)
-            s.profiler?.stop(964)
+            s.profiler?.stop(1027)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1207536, count: 432)
-        s.profiler?.stop(965)
+        s.profiler?.stop(1028)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 190,
             width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: s.f + 1207104, gradInput: s.tensor(623), gradWeights: s.f + 1207536, pool: pool)
-        s.profiler?.stop(966)
+        s.profiler?.stop(1029)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1207536, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(967)
+        s.profiler?.stop(1030)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
@@ -9565,13 +10249,13 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1206912,
             savedInvStd: s.f + 1206960, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(1031)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(623), input: s.x, batch: s.n, inChannels: 3,
             height: 380, width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(969)
+        s.profiler?.stop(1032)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -10228,10 +10912,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 41587200,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 41587200,
-              "project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
+              "frozen: project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 190, 190, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 190, 190, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
@@ -10246,10 +10932,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20793600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 20793600,
-              "project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+              "frozen: project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 190, 190, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]"),
         .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
@@ -10258,10 +10946,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
+              "frozen: expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 190, 190, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10276,18 +10966,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 41587200,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41587200,
-              "project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
+              "frozen: project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+              "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10302,10 +10996,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -10314,10 +11010,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+              "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10332,10 +11030,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -10344,10 +11044,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+              "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10362,10 +11064,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 95, 95, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
         .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
@@ -10374,10 +11078,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+              "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10392,18 +11098,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24772608,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 24772608,
-              "project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
+              "frozen: project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+              "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10418,10 +11128,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -10430,10 +11142,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+              "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10448,10 +11162,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -10460,10 +11176,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+              "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10478,10 +11196,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 48, 48, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
         .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
@@ -10490,10 +11210,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+              "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10508,18 +11230,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][112]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21676032,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 21676032,
-              "project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
+              "frozen: project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10534,10 +11260,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -10546,10 +11274,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10564,10 +11294,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -10576,10 +11308,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10594,10 +11328,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -10606,10 +11342,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10624,10 +11362,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
@@ -10636,10 +11376,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10654,10 +11396,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
@@ -10666,10 +11410,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
-              "expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10684,18 +11430,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][160]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 61931520,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 61931520,
-              "project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
+              "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10710,10 +11460,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -10722,10 +11474,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10740,10 +11494,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -10752,10 +11508,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10770,10 +11528,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -10782,10 +11542,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10800,10 +11562,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
@@ -10812,10 +11576,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10830,10 +11596,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 24, 24, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
@@ -10842,10 +11610,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
-              "expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+              "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10860,18 +11630,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][272]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 37601280,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 37601280,
-              "project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10886,10 +11660,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -10898,10 +11674,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10916,10 +11694,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -10928,10 +11708,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10946,10 +11728,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -10958,10 +11742,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -10976,10 +11762,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -10988,10 +11776,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -11006,10 +11796,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
@@ -11018,10 +11810,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -11036,10 +11830,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
@@ -11048,10 +11844,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -11066,10 +11864,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
@@ -11078,10 +11878,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
-              "expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -11096,18 +11898,22 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][448]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 105283584,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 105283584,
-              "project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
+              "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 448]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 448]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [448][2688]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 173408256,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 173408256,
-              "expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
+              "frozen: expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -11122,10 +11928,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2688][448]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 173408256,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 173408256,
-              "project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
+              "frozen: project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 12, 12, 448]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 448]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]"),
         .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
@@ -11134,10 +11942,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [448][1792]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 115605504,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 115605504,
-              "head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
+              "frozen: head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1792]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1792]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1792]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

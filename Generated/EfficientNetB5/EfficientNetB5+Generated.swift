@@ -3354,11 +3354,12 @@ public final class EfficientNetB5Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 3072, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 512, outChannels: 2048, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 3072, outChannels: 512, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 512, outChannels: 3072, threads: pool.threadCount))
@@ -3555,19 +3556,30 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3328, outChannels: 24, inChannels: 48, into: s.f + 3072)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 1576992, savedInvStd: s.f + 1577016,
-                runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1576992, savedInvStd: s.f + 1577016,
+                runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480,
+                beta: s.p + 4512, savedMean: s.f + 1576992, savedInvStd: s.f + 1577016, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 1 {
@@ -3575,7 +3587,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 0.001,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 1576992, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -3584,13 +3596,13 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1577088)
-        s.profiler?.stop(13)
+        s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1577088, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(14)
+        s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -3598,7 +3610,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 1577040, savedInvStd: s.f + 1577064,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(16)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
@@ -3606,7 +3618,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 1577040, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         s.profiler?.start()
@@ -3614,24 +3626,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
             activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(18)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5296, outChannels: 24, inChannels: 24, into: s.f + 3072)
-        s.profiler?.stop(18)
-        // features.1.1.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(19)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 1577520, savedInvStd: s.f + 1577544,
-                runningMean: s.p + 5936, runningVar: s.p + 5968, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1577520, savedInvStd: s.f + 1577544,
+                runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
+        }
+        // features.1.1.block.2 frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(21)
+        }
+        // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872,
+                beta: s.p + 5904, savedMean: s.f + 1577520, savedInvStd: s.f + 1577544, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
@@ -3639,21 +3662,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 1577520, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 1247616, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -3661,13 +3684,13 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6000, channels: 24, kernel: 3, into: s.f + 1577616)
-        s.profiler?.stop(24)
+        s.profiler?.stop(26)
         // features.1.2.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1577616, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3675,7 +3698,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(21), savedMean: s.f + 1577568, savedInvStd: s.f + 1577592,
                 runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
@@ -3683,7 +3706,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 1577568, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         s.profiler?.start()
@@ -3691,24 +3714,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, reduceBias: s.p + 6496,
             activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656, savedPooled: s.tensor(23),
             savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
-        s.profiler?.stop(28)
+        s.profiler?.stop(30)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6688, outChannels: 24, inChannels: 24, into: s.f + 3072)
-        s.profiler?.stop(29)
-        // features.1.2.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(30)
-        // features.1.2.block.2 BatchNorm (batch statistics) + identity on [n, 228, 228, 24]
+        s.profiler?.stop(31)
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24,
-                gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(27), savedMean: s.f + 1578048, savedInvStd: s.f + 1578072,
-                runningMean: s.p + 7328, runningVar: s.p + 7360, pool: pool)
-            s.profiler?.stop(31)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(26), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1578048, savedInvStd: s.f + 1578072,
+                runningMean: s.p + 7328, runningVar: s.p + 7360, workspace: s.ws, pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.1.2.block.2 frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(26), pool: pool)
+            s.profiler?.stop(33)
+        }
+        // features.1.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264,
+                beta: s.p + 7296, savedMean: s.f + 1578048, savedInvStd: s.f + 1578072, activation: .identity,
+                output: s.tensor(27), pool: pool)
+            s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
@@ -3716,21 +3750,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, runningMean: s.p + 7328, runningVar: s.p + 7360, eps: 0.001,
                 activation: .identity, output: s.tensor(27), scratch: s.f + 1578048, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(35)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256, into: s.tensor(29),
                 random: &random)
-            s.profiler?.stop(33)
+            s.profiler?.stop(36)
         }
         // features.1.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(27),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 1247616, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(34)
+        s.profiler?.stop(37)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
@@ -3738,20 +3772,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7392, outChannels: 144, inChannels: 24, into: s.f + 3072)
-        s.profiler?.stop(35)
-        // features.2.0.block.0 expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(28), pixels: 51984 &* s.n, inChannels: 24, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(36)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 144]
+        s.profiler?.stop(38)
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
-                gamma: s.p + 10848, beta: s.p + 10992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
-                runningMean: s.p + 11136, runningVar: s.p + 11280, pool: pool)
-            s.profiler?.stop(37)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(28), pixels: 51984 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
+                runningMean: s.p + 11136, runningVar: s.p + 11280, workspace: s.ws, pool: pool)
+            s.profiler?.stop(39)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(28), pixels: 51984 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(30), pool: pool)
+            s.profiler?.stop(40)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 144]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
+                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
+                activation: .silu, output: s.tensor(31), pool: pool)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks > 4 {
@@ -3759,18 +3804,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1578096, pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(42)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 1578672)
-        s.profiler?.stop(39)
+        s.profiler?.stop(43)
         // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 228, width: 228, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1578672, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(40)
+        s.profiler?.stop(44)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3778,7 +3823,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 1578384, savedInvStd: s.f + 1578528,
                 runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(45)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks > 4 {
@@ -3786,7 +3831,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1578384, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(46)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
         s.profiler?.start()
@@ -3794,25 +3839,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, reduceBias: s.p + 14160,
             activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(43)
+        s.profiler?.stop(47)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15184, outChannels: 40, inChannels: 144, into: s.f + 3072)
-        s.profiler?.stop(44)
-        // features.2.0.block.3 project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(38), pool: pool)
-        s.profiler?.stop(45)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
+        s.profiler?.stop(48)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 1581264, savedInvStd: s.f + 1581304,
-                runningMean: s.p + 21040, runningVar: s.p + 21088, pool: pool)
-            s.profiler?.stop(46)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1581264, savedInvStd: s.f + 1581304,
+                runningMean: s.p + 21040, runningVar: s.p + 21088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(49)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(50)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944,
+                beta: s.p + 20992, savedMean: s.f + 1581264, savedInvStd: s.f + 1581304, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(51)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 4 {
@@ -3820,7 +3875,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, runningMean: s.p + 21040, runningVar: s.p + 21088, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 1581264, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(52)
         }
     }
 
@@ -3829,20 +3884,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21136, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(48)
-        // features.2.1.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(39), pixels: 12996 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(49)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        s.profiler?.stop(53)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(41), savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
-                runningMean: s.p + 31216, runningVar: s.p + 31456, pool: pool)
-            s.profiler?.stop(50)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
+                runningMean: s.p + 31216, runningVar: s.p + 31456, workspace: s.ws, pool: pool)
+            s.profiler?.stop(54)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(39), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(40), pool: pool)
+            s.profiler?.stop(55)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
+                activation: .silu, output: s.tensor(41), pool: pool)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
@@ -3850,18 +3916,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 1581344, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(57)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 1582304)
-        s.profiler?.stop(52)
+        s.profiler?.stop(58)
         // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1582304, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(53)
+        s.profiler?.stop(59)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3869,7 +3935,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(43), savedMean: s.f + 1581824, savedInvStd: s.f + 1582064,
                 runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(60)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
@@ -3877,7 +3943,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 1581824, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(61)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -3885,25 +3951,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, reduceBias: s.p + 37216,
             activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632, savedPooled: s.tensor(45),
             savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(56)
+        s.profiler?.stop(62)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39872, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(57)
-        // features.2.1.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(48), pool: pool)
-        s.profiler?.stop(58)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
+        s.profiler?.stop(63)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(49), savedMean: s.f + 1586624, savedInvStd: s.f + 1586664,
-                runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
-            s.profiler?.stop(59)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1586624, savedInvStd: s.f + 1586664,
+                runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(48), pool: pool)
+            s.profiler?.stop(65)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472,
+                beta: s.p + 49520, savedMean: s.f + 1586624, savedInvStd: s.f + 1586664, activation: .identity,
+                output: s.tensor(49), pool: pool)
+            s.profiler?.stop(66)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 5 {
@@ -3911,21 +3987,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 0.001,
                 activation: .identity, output: s.tensor(49), scratch: s.f + 1586624, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(67)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513, into: s.tensor(51),
                 random: &random)
-            s.profiler?.stop(61)
+            s.profiler?.stop(68)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(69)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -3933,20 +4009,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(63)
-        // features.2.2.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(50), pixels: 12996 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(64)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        s.profiler?.stop(70)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(53), savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
-                runningMean: s.p + 59744, runningVar: s.p + 59984, pool: pool)
-            s.profiler?.stop(65)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(50), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
+                runningMean: s.p + 59744, runningVar: s.p + 59984, workspace: s.ws, pool: pool)
+            s.profiler?.stop(71)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(50), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(52), pool: pool)
+            s.profiler?.stop(72)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
+                activation: .silu, output: s.tensor(53), pool: pool)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
@@ -3954,18 +4041,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 1586704, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(74)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 1587664)
-        s.profiler?.stop(67)
+        s.profiler?.stop(75)
         // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1587664, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(68)
+        s.profiler?.stop(76)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3973,7 +4060,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(55), savedMean: s.f + 1587184, savedInvStd: s.f + 1587424,
                 runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(77)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
@@ -3981,7 +4068,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 1587184, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(78)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -3989,25 +4076,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, reduceBias: s.p + 65744,
             activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160, savedPooled: s.tensor(57),
             savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(79)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 68400, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(72)
-        // features.2.2.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(60), pool: pool)
-        s.profiler?.stop(73)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
+        s.profiler?.stop(80)
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(61), savedMean: s.f + 1591984, savedInvStd: s.f + 1592024,
-                runningMean: s.p + 78096, runningVar: s.p + 78144, pool: pool)
-            s.profiler?.stop(74)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1591984, savedInvStd: s.f + 1592024,
+                runningMean: s.p + 78096, runningVar: s.p + 78144, workspace: s.ws, pool: pool)
+            s.profiler?.stop(81)
+        }
+        // features.2.2.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(60), pool: pool)
+            s.profiler?.stop(82)
+        }
+        // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000,
+                beta: s.p + 78048, savedMean: s.f + 1591984, savedInvStd: s.f + 1592024, activation: .identity,
+                output: s.tensor(61), pool: pool)
+            s.profiler?.stop(83)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 6 {
@@ -4015,21 +4112,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, runningMean: s.p + 78096, runningVar: s.p + 78144, eps: 0.001,
                 activation: .identity, output: s.tensor(61), scratch: s.f + 1591984, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(84)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(76)
+            s.profiler?.stop(85)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(50), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(86)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4037,20 +4134,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 78192, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(78)
-        // features.2.3.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(62), pixels: 12996 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(79)
-        // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        s.profiler?.stop(87)
+        // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
-                runningMean: s.p + 88272, runningVar: s.p + 88512, pool: pool)
-            s.profiler?.stop(80)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
+                runningMean: s.p + 88272, runningVar: s.p + 88512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(88)
+        }
+        // features.2.3.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(62), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(89)
+        }
+        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
+                activation: .silu, output: s.tensor(65), pool: pool)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
@@ -4058,18 +4166,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 1592064, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(91)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 1593024)
-        s.profiler?.stop(82)
+        s.profiler?.stop(92)
         // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1593024, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(83)
+        s.profiler?.stop(93)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4077,7 +4185,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(67), savedMean: s.f + 1592544, savedInvStd: s.f + 1592784,
                 runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(94)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
@@ -4085,7 +4193,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 1592544, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(95)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -4093,25 +4201,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, reduceBias: s.p + 94272,
             activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(86)
+        s.profiler?.stop(96)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 96928, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(87)
-        // features.2.3.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(72), pool: pool)
-        s.profiler?.stop(88)
-        // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
+        s.profiler?.stop(97)
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 1597344, savedInvStd: s.f + 1597384,
-                runningMean: s.p + 106624, runningVar: s.p + 106672, pool: pool)
-            s.profiler?.stop(89)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1597344, savedInvStd: s.f + 1597384,
+                runningMean: s.p + 106624, runningVar: s.p + 106672, workspace: s.ws, pool: pool)
+            s.profiler?.stop(98)
+        }
+        // features.2.3.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(99)
+        }
+        // features.2.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1597344, savedInvStd: s.f + 1597384,
+                activation: .identity, output: s.tensor(73), pool: pool)
+            s.profiler?.stop(100)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 7 {
@@ -4119,21 +4237,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, runningMean: s.p + 106624, runningVar: s.p + 106672,
                 eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 1597344, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(101)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(91)
+            s.profiler?.stop(102)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(92)
+        s.profiler?.stop(103)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4141,20 +4259,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.4.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 106720, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(93)
-        // features.2.4.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 12996 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(94)
-        // features.2.4.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        s.profiler?.stop(104)
+        // features.2.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
-                runningMean: s.p + 116800, runningVar: s.p + 117040, pool: pool)
-            s.profiler?.stop(95)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
+                runningMean: s.p + 116800, runningVar: s.p + 117040, workspace: s.ws, pool: pool)
+            s.profiler?.stop(105)
+        }
+        // features.2.4.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(74), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(106)
+        }
+        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
+                activation: .silu, output: s.tensor(77), pool: pool)
+            s.profiler?.stop(107)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
@@ -4162,18 +4291,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 1597424, pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(108)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 1598384)
-        s.profiler?.stop(97)
+        s.profiler?.stop(109)
         // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1598384, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(98)
+        s.profiler?.stop(110)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4181,7 +4310,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 1597904, savedInvStd: s.f + 1598144,
                 runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(111)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
@@ -4189,7 +4318,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
                 eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 1597904, pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(112)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -4197,25 +4326,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, reduceBias: s.p + 122800,
             activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(101)
+        s.profiler?.stop(113)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 125456, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(102)
-        // features.2.4.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(84), pool: pool)
-        s.profiler?.stop(103)
-        // features.2.4.block.3 BatchNorm (batch statistics) + identity on [n, 114, 114, 40]
+        s.profiler?.stop(114)
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 1602704, savedInvStd: s.f + 1602744,
-                runningMean: s.p + 135152, runningVar: s.p + 135200, pool: pool)
-            s.profiler?.stop(104)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1602704, savedInvStd: s.f + 1602744,
+                runningMean: s.p + 135152, runningVar: s.p + 135200, workspace: s.ws, pool: pool)
+            s.profiler?.stop(115)
+        }
+        // features.2.4.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(116)
+        }
+        // features.2.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1602704, savedInvStd: s.f + 1602744,
+                activation: .identity, output: s.tensor(85), pool: pool)
+            s.profiler?.stop(117)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 8 {
@@ -4223,21 +4362,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, runningMean: s.p + 135152, runningVar: s.p + 135200,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 1602704, pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(118)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(106)
+            s.profiler?.stop(119)
         }
         // features.2.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(107)
+        s.profiler?.stop(120)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
@@ -4245,20 +4384,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135248, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(108)
-        // features.3.0.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 12996 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(109)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        s.profiler?.stop(121)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
-                runningMean: s.p + 145328, runningVar: s.p + 145568, pool: pool)
-            s.profiler?.stop(110)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
+                runningMean: s.p + 145328, runningVar: s.p + 145568, workspace: s.ws, pool: pool)
+            s.profiler?.stop(122)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 12996 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(123)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
+                activation: .silu, output: s.tensor(89), pool: pool)
+            s.profiler?.stop(124)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 9 {
@@ -4266,18 +4416,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 1602784, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(125)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 1603744)
-        s.profiler?.stop(112)
+        s.profiler?.stop(126)
         // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 114, width: 114, channels: 240, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1603744, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(127)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4285,7 +4435,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 1603264, savedInvStd: s.f + 1603504,
                 runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(128)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks > 9 {
@@ -4293,7 +4443,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
                 eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 1603264, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(129)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
         s.profiler?.start()
@@ -4301,24 +4451,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, reduceBias: s.p + 155168,
             activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(130)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 157824, outChannels: 64, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(117)
-        // features.3.0.block.3 project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 64, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(118)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
+        s.profiler?.stop(131)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 1615744, savedInvStd: s.f + 1615808,
-                runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
-            s.profiler?.stop(119)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(96), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1615744, savedInvStd: s.f + 1615808,
+                runningMean: s.p + 173312, runningVar: s.p + 173376, workspace: s.ws, pool: pool)
+            s.profiler?.stop(132)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(133)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184,
+                beta: s.p + 173248, savedMean: s.f + 1615744, savedInvStd: s.f + 1615808, activation: .identity,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(134)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 9 {
@@ -4326,7 +4487,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, runningMean: s.p + 173312, runningVar: s.p + 173376,
                 eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 1615744, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(135)
         }
     }
 
@@ -4335,20 +4496,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173440, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(121)
-        // features.3.1.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 3249 &* s.n, inChannels: 64, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(122)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        s.profiler?.stop(136)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
-                runningMean: s.p + 198784, runningVar: s.p + 199168, pool: pool)
-            s.profiler?.stop(123)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(98), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
+                runningMean: s.p + 198784, runningVar: s.p + 199168, workspace: s.ws, pool: pool)
+            s.profiler?.stop(137)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(97), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(98), pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
+                activation: .silu, output: s.tensor(99), pool: pool)
+            s.profiler?.stop(139)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
@@ -4356,18 +4528,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
                 eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 1615872, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(140)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 1617408)
-        s.profiler?.stop(125)
+        s.profiler?.stop(141)
         // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1617408, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(126)
+        s.profiler?.stop(142)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4375,7 +4547,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(101), savedMean: s.f + 1616640, savedInvStd: s.f + 1617024,
                 runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(143)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
@@ -4383,7 +4555,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 1616640, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(144)
         }
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4391,25 +4563,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, reduceBias: s.p + 216832,
             activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(129)
+        s.profiler?.stop(145)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 223376, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(130)
-        // features.3.1.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.tensor(106), pool: pool)
-        s.profiler?.stop(131)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
+        s.profiler?.stop(146)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 1636608, savedInvStd: s.f + 1636672,
-                runningMean: s.p + 248080, runningVar: s.p + 248144, pool: pool)
-            s.profiler?.stop(132)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(106), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1636608, savedInvStd: s.f + 1636672,
+                runningMean: s.p + 248080, runningVar: s.p + 248144, workspace: s.ws, pool: pool)
+            s.profiler?.stop(147)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(148)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1636608, savedInvStd: s.f + 1636672,
+                activation: .identity, output: s.tensor(107), pool: pool)
+            s.profiler?.stop(149)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 10 {
@@ -4417,21 +4599,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, runningMean: s.p + 248080, runningVar: s.p + 248144,
                 eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 1636608, pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(150)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(134)
+            s.profiler?.stop(151)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(135)
+        s.profiler?.stop(152)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -4439,20 +4621,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 248208, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(136)
-        // features.3.2.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 3249 &* s.n, inChannels: 64, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(137)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        s.profiler?.stop(153)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
-                runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
-            s.profiler?.stop(138)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(110), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
+                runningMean: s.p + 273552, runningVar: s.p + 273936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(154)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(108), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(155)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
+                activation: .silu, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(156)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
@@ -4460,18 +4653,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 1636736, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(157)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 1638272)
-        s.profiler?.stop(140)
+        s.profiler?.stop(158)
         // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1638272, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(141)
+        s.profiler?.stop(159)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4479,7 +4672,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(113), savedMean: s.f + 1637504, savedInvStd: s.f + 1637888,
                 runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(160)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
@@ -4487,7 +4680,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 1637504, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(161)
         }
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4495,25 +4688,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, reduceBias: s.p + 291600,
             activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(144)
+        s.profiler?.stop(162)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 298144, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(145)
-        // features.3.2.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.tensor(118), pool: pool)
-        s.profiler?.stop(146)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
+        s.profiler?.stop(163)
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 1657472, savedInvStd: s.f + 1657536,
-                runningMean: s.p + 322848, runningVar: s.p + 322912, pool: pool)
-            s.profiler?.stop(147)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(118), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1657472, savedInvStd: s.f + 1657536,
+                runningMean: s.p + 322848, runningVar: s.p + 322912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(164)
+        }
+        // features.3.2.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(165)
+        }
+        // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1657472, savedInvStd: s.f + 1657536,
+                activation: .identity, output: s.tensor(119), pool: pool)
+            s.profiler?.stop(166)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 11 {
@@ -4521,21 +4724,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, runningMean: s.p + 322848, runningVar: s.p + 322912,
                 eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 1657472, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(167)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(149)
+            s.profiler?.stop(168)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(169)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -4543,20 +4746,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 322976, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(151)
-        // features.3.3.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 3249 &* s.n, inChannels: 64, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(152)
-        // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        s.profiler?.stop(170)
+        // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
-                runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
-            s.profiler?.stop(153)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(122), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
+                runningMean: s.p + 348320, runningVar: s.p + 348704, workspace: s.ws, pool: pool)
+            s.profiler?.stop(171)
+        }
+        // features.3.3.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(120), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(173)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
@@ -4564,18 +4778,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 1657600, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(174)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 1659136)
-        s.profiler?.stop(155)
+        s.profiler?.stop(175)
         // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1659136, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(156)
+        s.profiler?.stop(176)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4583,7 +4797,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 1658368, savedInvStd: s.f + 1658752,
                 runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(177)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
@@ -4591,7 +4805,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 1658368, pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(178)
         }
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4599,25 +4813,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, reduceBias: s.p + 366368,
             activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(179)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 372912, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(160)
-        // features.3.3.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.tensor(130), pool: pool)
-        s.profiler?.stop(161)
-        // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
+        s.profiler?.stop(180)
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 1678336, savedInvStd: s.f + 1678400,
-                runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
-            s.profiler?.stop(162)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(130), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1678336, savedInvStd: s.f + 1678400,
+                runningMean: s.p + 397616, runningVar: s.p + 397680, workspace: s.ws, pool: pool)
+            s.profiler?.stop(181)
+        }
+        // features.3.3.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(182)
+        }
+        // features.3.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1678336, savedInvStd: s.f + 1678400,
+                activation: .identity, output: s.tensor(131), pool: pool)
+            s.profiler?.stop(183)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 12 {
@@ -4625,21 +4849,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, runningMean: s.p + 397616, runningVar: s.p + 397680,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1678336, pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(184)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(164)
+            s.profiler?.stop(185)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(186)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -4647,20 +4871,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.4.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 397744, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(166)
-        // features.3.4.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 3249 &* s.n, inChannels: 64, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(167)
-        // features.3.4.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        s.profiler?.stop(187)
+        // features.3.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
-                runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
-            s.profiler?.stop(168)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(134), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
+                runningMean: s.p + 423088, runningVar: s.p + 423472, workspace: s.ws, pool: pool)
+            s.profiler?.stop(188)
+        }
+        // features.3.4.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(189)
+        }
+        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
+                activation: .silu, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(190)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
@@ -4668,18 +4903,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 1678464, pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(191)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 1680000)
-        s.profiler?.stop(170)
+        s.profiler?.stop(192)
         // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1680000, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(193)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4687,7 +4922,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(137), savedMean: s.f + 1679232, savedInvStd: s.f + 1679616,
                 runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(194)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
@@ -4695,7 +4930,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 1679232, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(195)
         }
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4703,25 +4938,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, reduceBias: s.p + 441136,
             activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(174)
+        s.profiler?.stop(196)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 447680, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(175)
-        // features.3.4.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
-            output: s.tensor(142), pool: pool)
-        s.profiler?.stop(176)
-        // features.3.4.block.3 BatchNorm (batch statistics) + identity on [n, 57, 57, 64]
+        s.profiler?.stop(197)
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(143), savedMean: s.f + 1699200, savedInvStd: s.f + 1699264,
-                runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
-            s.profiler?.stop(177)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(142), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1699200, savedInvStd: s.f + 1699264,
+                runningMean: s.p + 472384, runningVar: s.p + 472448, workspace: s.ws, pool: pool)
+            s.profiler?.stop(198)
+        }
+        // features.3.4.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(199)
+        }
+        // features.3.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1699200, savedInvStd: s.f + 1699264,
+                activation: .identity, output: s.tensor(143), pool: pool)
+            s.profiler?.stop(200)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 13 {
@@ -4729,21 +4974,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, runningMean: s.p + 472384, runningVar: s.p + 472448,
                 eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 1699200, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(201)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(179)
+            s.profiler?.stop(202)
         }
         // features.3.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(180)
+        s.profiler?.stop(203)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
@@ -4751,20 +4996,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 472512, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(181)
-        // features.4.0.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(144), pixels: 3249 &* s.n, inChannels: 64, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 384, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(182)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        s.profiler?.stop(204)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
-                runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
-            s.profiler?.stop(183)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(146), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
+                runningMean: s.p + 497856, runningVar: s.p + 498240, workspace: s.ws, pool: pool)
+            s.profiler?.stop(205)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(144), pixels: 3249 &* s.n, inChannels: 64,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+                output: s.tensor(146), pool: pool)
+            s.profiler?.stop(206)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
+                activation: .silu, output: s.tensor(147), pool: pool)
+            s.profiler?.stop(207)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 14 {
@@ -4772,18 +5028,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 1699328, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(208)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 1700864)
-        s.profiler?.stop(185)
+        s.profiler?.stop(209)
         // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 57, width: 57, channels: 384, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1700864, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(210)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4791,7 +5047,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(149), savedMean: s.f + 1700096, savedInvStd: s.f + 1700480,
                 runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(211)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks > 14 {
@@ -4799,7 +5055,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
                 eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 1700096, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(212)
         }
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
         s.profiler?.start()
@@ -4807,24 +5063,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, reduceBias: s.p + 509760,
             activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(213)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [384][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 516304, outChannels: 128, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(190)
-        // features.4.0.block.3 project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(191)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(214)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(155), savedMean: s.f + 1707776, savedInvStd: s.f + 1707904,
-                runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
-            s.profiler?.stop(192)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(154), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1707776, savedInvStd: s.f + 1707904,
+                runningMean: s.p + 565712, runningVar: s.p + 565840, workspace: s.ws, pool: pool)
+            s.profiler?.stop(215)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(216)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1707776, savedInvStd: s.f + 1707904,
+                activation: .identity, output: s.tensor(155), pool: pool)
+            s.profiler?.stop(217)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 14 {
@@ -4832,7 +5099,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, runningMean: s.p + 565712, runningVar: s.p + 565840,
                 eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1707776, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(218)
         }
     }
 
@@ -4841,20 +5108,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 565968, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(194)
-        // features.4.1.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(155), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(195)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(219)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
-                runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
-            s.profiler?.stop(196)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(155), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(156), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
+                runningMean: s.p + 665808, runningVar: s.p + 666576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(220)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(155), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(156), pool: pool)
+            s.profiler?.stop(221)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
+                activation: .silu, output: s.tensor(157), pool: pool)
+            s.profiler?.stop(222)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
@@ -4862,18 +5140,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
                 eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 1708032, pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(223)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 1711104)
-        s.profiler?.stop(198)
+        s.profiler?.stop(224)
         // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1711104, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(225)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4881,7 +5159,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(159), savedMean: s.f + 1709568, savedInvStd: s.f + 1710336,
                 runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(226)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
@@ -4889,7 +5167,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 1709568, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(227)
         }
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -4897,24 +5175,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, reduceBias: s.p + 701904,
             activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(202)
+        s.profiler?.stop(228)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 727280, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(203)
-        // features.4.1.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(204)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(229)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(165), savedMean: s.f + 1724928, savedInvStd: s.f + 1725056,
-                runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
-            s.profiler?.stop(205)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(164), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1724928, savedInvStd: s.f + 1725056,
+                runningMean: s.p + 825840, runningVar: s.p + 825968, workspace: s.ws, pool: pool)
+            s.profiler?.stop(230)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(231)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1724928, savedInvStd: s.f + 1725056,
+                activation: .identity, output: s.tensor(165), pool: pool)
+            s.profiler?.stop(232)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 15 {
@@ -4922,21 +5211,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, runningMean: s.p + 825840, runningVar: s.p + 825968,
                 eps: 0.001, activation: .identity, output: s.tensor(165), scratch: s.f + 1724928, pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(233)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(207)
+            s.profiler?.stop(234)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(155), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(208)
+        s.profiler?.stop(235)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -4944,20 +5233,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 826096, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(209)
-        // features.4.2.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(166), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(210)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(236)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
-                runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
-            s.profiler?.stop(211)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(168), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
+                runningMean: s.p + 925936, runningVar: s.p + 926704, workspace: s.ws, pool: pool)
+            s.profiler?.stop(237)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(166), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(238)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
+                activation: .silu, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(239)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
@@ -4965,18 +5265,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
                 eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 1725184, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(240)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 1728256)
-        s.profiler?.stop(213)
+        s.profiler?.stop(241)
         // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1728256, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(242)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4984,7 +5284,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(171), savedMean: s.f + 1726720, savedInvStd: s.f + 1727488,
                 runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(243)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
@@ -4992,7 +5292,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 1726720, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(244)
         }
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5000,24 +5300,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, reduceBias: s.p + 962032,
             activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(245)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 987408, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(218)
-        // features.4.2.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
-        s.profiler?.stop(219)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(246)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 1742080, savedInvStd: s.f + 1742208,
-                runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
-            s.profiler?.stop(220)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(176), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1742080, savedInvStd: s.f + 1742208,
+                runningMean: s.p + 1085968, runningVar: s.p + 1086096, workspace: s.ws, pool: pool)
+            s.profiler?.stop(247)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(248)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1742080, savedInvStd: s.f + 1742208,
+                activation: .identity, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(249)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 16 {
@@ -5025,21 +5336,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, runningMean: s.p + 1085968, runningVar: s.p + 1086096,
                 eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1742080, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(250)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(222)
+            s.profiler?.stop(251)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(252)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5047,20 +5358,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1086224, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(224)
-        // features.4.3.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(178), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(225)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(253)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(181), savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
-                runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
-            s.profiler?.stop(226)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(180), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
+                runningMean: s.p + 1186064, runningVar: s.p + 1186832, workspace: s.ws, pool: pool)
+            s.profiler?.stop(254)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(178), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(255)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
+                activation: .silu, output: s.tensor(181), pool: pool)
+            s.profiler?.stop(256)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
@@ -5068,18 +5390,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 1742336, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(257)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 1745408)
-        s.profiler?.stop(228)
+        s.profiler?.stop(258)
         // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1745408, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(229)
+        s.profiler?.stop(259)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5087,7 +5409,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(183), savedMean: s.f + 1743872, savedInvStd: s.f + 1744640,
                 runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(260)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
@@ -5095,7 +5417,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 1743872, pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(261)
         }
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5103,24 +5425,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, reduceBias: s.p + 1222160,
             activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(232)
+        s.profiler?.stop(262)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1247536, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(233)
-        // features.4.3.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
-        s.profiler?.stop(234)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(263)
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(189), savedMean: s.f + 1759232, savedInvStd: s.f + 1759360,
-                runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
-            s.profiler?.stop(235)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(188), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1759232, savedInvStd: s.f + 1759360,
+                runningMean: s.p + 1346096, runningVar: s.p + 1346224, workspace: s.ws, pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.4.3.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(265)
+        }
+        // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1759232, savedInvStd: s.f + 1759360,
+                activation: .identity, output: s.tensor(189), pool: pool)
+            s.profiler?.stop(266)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 17 {
@@ -5128,21 +5461,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, runningMean: s.p + 1346096, runningVar: s.p + 1346224,
                 eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 1759232, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(267)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205, into: s.tensor(191),
                 random: &random)
-            s.profiler?.stop(237)
+            s.profiler?.stop(268)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(189),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(269)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5150,20 +5483,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1346352, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(239)
-        // features.4.4.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(190), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(240)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(270)
+        // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
-                runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
-            s.profiler?.stop(241)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(190), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(192), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
+                runningMean: s.p + 1446192, runningVar: s.p + 1446960, workspace: s.ws, pool: pool)
+            s.profiler?.stop(271)
+        }
+        // features.4.4.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(190), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(192), pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
+                activation: .silu, output: s.tensor(193), pool: pool)
+            s.profiler?.stop(273)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
@@ -5171,18 +5515,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 1759488, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(274)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 1762560)
-        s.profiler?.stop(243)
+        s.profiler?.stop(275)
         // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1762560, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(276)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5190,7 +5534,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(195), savedMean: s.f + 1761024, savedInvStd: s.f + 1761792,
                 runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(277)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
@@ -5198,7 +5542,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 1761024, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(278)
         }
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5206,24 +5550,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, reduceBias: s.p + 1482288,
             activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(279)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1507664, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(248)
-        // features.4.4.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(249)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(280)
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(201), savedMean: s.f + 1776384, savedInvStd: s.f + 1776512,
-                runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
-            s.profiler?.stop(250)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(200), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1776384, savedInvStd: s.f + 1776512,
+                runningMean: s.p + 1606224, runningVar: s.p + 1606352, workspace: s.ws, pool: pool)
+            s.profiler?.stop(281)
+        }
+        // features.4.4.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(200), pool: pool)
+            s.profiler?.stop(282)
+        }
+        // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1776384, savedInvStd: s.f + 1776512,
+                activation: .identity, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(283)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 18 {
@@ -5231,21 +5586,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, runningMean: s.p + 1606224, runningVar: s.p + 1606352,
                 eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1776384, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(284)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(252)
+            s.profiler?.stop(285)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(286)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5253,20 +5608,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1606480, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(254)
-        // features.4.5.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(202), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(255)
-        // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(287)
+        // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
-                runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
-            s.profiler?.stop(256)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(204), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
+                runningMean: s.p + 1706320, runningVar: s.p + 1707088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(288)
+        }
+        // features.4.5.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(202), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(204), pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
+                activation: .silu, output: s.tensor(205), pool: pool)
+            s.profiler?.stop(290)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
@@ -5274,18 +5640,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 1776640, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(291)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 1779712)
-        s.profiler?.stop(258)
+        s.profiler?.stop(292)
         // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1779712, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(293)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5293,7 +5659,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(207), savedMean: s.f + 1778176, savedInvStd: s.f + 1778944,
                 runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(294)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
@@ -5301,7 +5667,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 1778176, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(295)
         }
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5309,24 +5675,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, reduceBias: s.p + 1742416,
             activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(296)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1767792, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(263)
-        // features.4.5.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(264)
-        // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(297)
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(213), savedMean: s.f + 1793536, savedInvStd: s.f + 1793664,
-                runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
-            s.profiler?.stop(265)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(212), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1793536, savedInvStd: s.f + 1793664,
+                runningMean: s.p + 1866352, runningVar: s.p + 1866480, workspace: s.ws, pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.4.5.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(212), pool: pool)
+            s.profiler?.stop(299)
+        }
+        // features.4.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1793536, savedInvStd: s.f + 1793664,
+                activation: .identity, output: s.tensor(213), pool: pool)
+            s.profiler?.stop(300)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 19 {
@@ -5334,21 +5711,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, runningMean: s.p + 1866352, runningVar: s.p + 1866480,
                 eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 1793536, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(301)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231, into: s.tensor(215),
                 random: &random)
-            s.profiler?.stop(267)
+            s.profiler?.stop(302)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(303)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5356,20 +5733,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.6.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1866608, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(269)
-        // features.4.6.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(214), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(270)
-        // features.4.6.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(304)
+        // features.4.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
-                runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
-            s.profiler?.stop(271)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(214), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(216), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
+                runningMean: s.p + 1966448, runningVar: s.p + 1967216, workspace: s.ws, pool: pool)
+            s.profiler?.stop(305)
+        }
+        // features.4.6.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(214), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(216), pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
+                activation: .silu, output: s.tensor(217), pool: pool)
+            s.profiler?.stop(307)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
@@ -5377,18 +5765,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 1793792, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(308)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 1796864)
-        s.profiler?.stop(273)
+        s.profiler?.stop(309)
         // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1796864, bias: s.f,
             activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(310)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5396,7 +5784,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(219), savedMean: s.f + 1795328, savedInvStd: s.f + 1796096,
                 runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(311)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
@@ -5404,7 +5792,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 1795328, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(312)
         }
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5412,24 +5800,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, reduceBias: s.p + 2002544,
             activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(313)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2027920, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(278)
-        // features.4.6.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 128, activation: .identity, residual: nil, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(279)
-        // features.4.6.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 128]
+        s.profiler?.stop(314)
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(225), savedMean: s.f + 1810688, savedInvStd: s.f + 1810816,
-                runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
-            s.profiler?.stop(280)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(224), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1810688, savedInvStd: s.f + 1810816,
+                runningMean: s.p + 2126480, runningVar: s.p + 2126608, workspace: s.ws, pool: pool)
+            s.profiler?.stop(315)
+        }
+        // features.4.6.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+                output: s.tensor(224), pool: pool)
+            s.profiler?.stop(316)
+        }
+        // features.4.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1810688, savedInvStd: s.f + 1810816,
+                activation: .identity, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(317)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 20 {
@@ -5437,21 +5836,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, runningMean: s.p + 2126480, runningVar: s.p + 2126608,
                 eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1810688, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(318)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744, into: s.tensor(227),
                 random: &random)
-            s.profiler?.stop(282)
+            s.profiler?.stop(319)
         }
         // features.4.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(320)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
@@ -5459,20 +5858,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2126736, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(284)
-        // features.5.0.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(226), pixels: 841 &* s.n, inChannels: 128, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 768, activation: .identity, residual: nil, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(285)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        s.profiler?.stop(321)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
-                runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
-            s.profiler?.stop(286)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(226), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(228), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
+                runningMean: s.p + 2226576, runningVar: s.p + 2227344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(322)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(226), pixels: 841 &* s.n, inChannels: 128,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+                output: s.tensor(228), pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
+                activation: .silu, output: s.tensor(229), pool: pool)
+            s.profiler?.stop(324)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
@@ -5480,18 +5890,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 1810944, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(325)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 1814016)
-        s.profiler?.stop(288)
+        s.profiler?.stop(326)
         // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1814016, bias: s.f,
             activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(327)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -5499,7 +5909,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(231), savedMean: s.f + 1812480, savedInvStd: s.f + 1813248,
                 runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(328)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
@@ -5507,7 +5917,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 1812480, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(329)
         }
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5515,24 +5925,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, reduceBias: s.p + 2274960,
             activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(330)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [768][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2300336, outChannels: 176, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(293)
-        // features.5.0.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 176, activation: .identity, residual: nil, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(294)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(331)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(237), savedMean: s.f + 1852416, savedInvStd: s.f + 1852592,
-                runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
-            s.profiler?.stop(295)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(236), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1852416, savedInvStd: s.f + 1852592,
+                runningMean: s.p + 2435856, runningVar: s.p + 2436032, workspace: s.ws, pool: pool)
+            s.profiler?.stop(332)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(236), pool: pool)
+            s.profiler?.stop(333)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1852416, savedInvStd: s.f + 1852592,
+                activation: .identity, output: s.tensor(237), pool: pool)
+            s.profiler?.stop(334)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 21 {
@@ -5540,7 +5961,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, runningMean: s.p + 2435856, runningVar: s.p + 2436032,
                 eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 1852416, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(335)
         }
     }
 
@@ -5549,20 +5970,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2436208, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(297)
-        // features.5.1.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(237), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(298)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(336)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(239), savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
-                runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
-            s.profiler?.stop(299)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(237), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(238), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
+                runningMean: s.p + 2624176, runningVar: s.p + 2625232, workspace: s.ws, pool: pool)
+            s.profiler?.stop(337)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(237), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
+                activation: .silu, output: s.tensor(239), pool: pool)
+            s.profiler?.stop(339)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
@@ -5570,18 +6002,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
                 eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 1852768, pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(340)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 1856992)
-        s.profiler?.stop(301)
+        s.profiler?.stop(341)
         // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1856992, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(342)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5589,7 +6021,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(241), savedMean: s.f + 1854880, savedInvStd: s.f + 1855936,
                 runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(343)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
@@ -5597,7 +6029,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 1854880, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(344)
         }
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -5605,25 +6037,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, reduceBias: s.p + 2703376,
             activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(345)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2750944, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(306)
-        // features.5.1.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.tensor(246), pool: pool)
-        s.profiler?.stop(307)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(346)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(247), savedMean: s.f + 1909792, savedInvStd: s.f + 1909968,
-                runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
-            s.profiler?.stop(308)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(246), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1909792, savedInvStd: s.f + 1909968,
+                runningMean: s.p + 2937152, runningVar: s.p + 2937328, workspace: s.ws, pool: pool)
+            s.profiler?.stop(347)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(246), pool: pool)
+            s.profiler?.stop(348)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1909792, savedInvStd: s.f + 1909968,
+                activation: .identity, output: s.tensor(247), pool: pool)
+            s.profiler?.stop(349)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 22 {
@@ -5631,21 +6073,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, runningMean: s.p + 2937152, runningVar: s.p + 2937328,
                 eps: 0.001, activation: .identity, output: s.tensor(247), scratch: s.f + 1909792, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(350)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077, into: s.tensor(249),
                 random: &random)
-            s.profiler?.stop(310)
+            s.profiler?.stop(351)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(237), branch: s.tensor(247),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(352)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5653,20 +6095,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2937504, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(312)
-        // features.5.2.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(248), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(313)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(353)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
-                runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
-            s.profiler?.stop(314)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(248), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(250), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
+                runningMean: s.p + 3125472, runningVar: s.p + 3126528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(354)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(248), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(250), pool: pool)
+            s.profiler?.stop(355)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
+                activation: .silu, output: s.tensor(251), pool: pool)
+            s.profiler?.stop(356)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
@@ -5674,18 +6127,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
                 eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 1910144, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(357)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 1914368)
-        s.profiler?.stop(316)
+        s.profiler?.stop(358)
         // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1914368, bias: s.f,
             activation: .identity, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(317)
+        s.profiler?.stop(359)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5693,7 +6146,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(253), savedMean: s.f + 1912256, savedInvStd: s.f + 1913312,
                 runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(360)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
@@ -5701,7 +6154,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 1912256, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(361)
         }
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -5709,25 +6162,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, reduceBias: s.p + 3204672,
             activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(362)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3252240, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(321)
-        // features.5.2.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.tensor(258), pool: pool)
-        s.profiler?.stop(322)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(363)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(259), savedMean: s.f + 1967168, savedInvStd: s.f + 1967344,
-                runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
-            s.profiler?.stop(323)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(258), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1967168, savedInvStd: s.f + 1967344,
+                runningMean: s.p + 3438448, runningVar: s.p + 3438624, workspace: s.ws, pool: pool)
+            s.profiler?.stop(364)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(258), pool: pool)
+            s.profiler?.stop(365)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1967168, savedInvStd: s.f + 1967344,
+                activation: .identity, output: s.tensor(259), pool: pool)
+            s.profiler?.stop(366)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 23 {
@@ -5735,21 +6198,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, runningMean: s.p + 3438448, runningVar: s.p + 3438624,
                 eps: 0.001, activation: .identity, output: s.tensor(259), scratch: s.f + 1967168, pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(367)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284, into: s.tensor(261),
                 random: &random)
-            s.profiler?.stop(325)
+            s.profiler?.stop(368)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(248), branch: s.tensor(259),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(326)
+        s.profiler?.stop(369)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5757,20 +6220,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3438800, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(327)
-        // features.5.3.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(260), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(262), pool: pool)
-        s.profiler?.stop(328)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(370)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(263), savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
-                runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
-            s.profiler?.stop(329)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(260), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(262), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
+                runningMean: s.p + 3626768, runningVar: s.p + 3627824, workspace: s.ws, pool: pool)
+            s.profiler?.stop(371)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(260), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(262), pool: pool)
+            s.profiler?.stop(372)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
+                activation: .silu, output: s.tensor(263), pool: pool)
+            s.profiler?.stop(373)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
@@ -5778,18 +6252,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
                 eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 1967520, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(374)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 1971744)
-        s.profiler?.stop(331)
+        s.profiler?.stop(375)
         // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1971744, bias: s.f,
             activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(332)
+        s.profiler?.stop(376)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5797,7 +6271,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(265), savedMean: s.f + 1969632, savedInvStd: s.f + 1970688,
                 runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(377)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
@@ -5805,7 +6279,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 1969632, pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(378)
         }
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -5813,25 +6287,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, reduceBias: s.p + 3705968,
             activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(379)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3753536, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(336)
-        // features.5.3.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.tensor(270), pool: pool)
-        s.profiler?.stop(337)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(380)
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(271), savedMean: s.f + 2024544, savedInvStd: s.f + 2024720,
-                runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
-            s.profiler?.stop(338)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(270), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024544, savedInvStd: s.f + 2024720,
+                runningMean: s.p + 3939744, runningVar: s.p + 3939920, workspace: s.ws, pool: pool)
+            s.profiler?.stop(381)
+        }
+        // features.5.3.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(270), pool: pool)
+            s.profiler?.stop(382)
+        }
+        // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2024544, savedInvStd: s.f + 2024720,
+                activation: .identity, output: s.tensor(271), pool: pool)
+            s.profiler?.stop(383)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 24 {
@@ -5839,21 +6323,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, runningMean: s.p + 3939744, runningVar: s.p + 3939920,
                 eps: 0.001, activation: .identity, output: s.tensor(271), scratch: s.f + 2024544, pool: pool)
-            s.profiler?.stop(339)
+            s.profiler?.stop(384)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796, into: s.tensor(273),
                 random: &random)
-            s.profiler?.stop(340)
+            s.profiler?.stop(385)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(260), branch: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(272), pool: pool)
-        s.profiler?.stop(341)
+        s.profiler?.stop(386)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5861,20 +6345,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3940096, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(342)
-        // features.5.4.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(272), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(274), pool: pool)
-        s.profiler?.stop(343)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(387)
+        // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(275), savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
-                runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
-            s.profiler?.stop(344)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(272), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(274), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
+                runningMean: s.p + 4128064, runningVar: s.p + 4129120, workspace: s.ws, pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.5.4.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(272), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(274), pool: pool)
+            s.profiler?.stop(389)
+        }
+        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
+                activation: .silu, output: s.tensor(275), pool: pool)
+            s.profiler?.stop(390)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
@@ -5882,18 +6377,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2024896, pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(391)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 2029120)
-        s.profiler?.stop(346)
+        s.profiler?.stop(392)
         // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2029120, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(393)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5901,7 +6396,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(277), savedMean: s.f + 2027008, savedInvStd: s.f + 2028064,
                 runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
-            s.profiler?.stop(348)
+            s.profiler?.stop(394)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
@@ -5909,7 +6404,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2027008, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(395)
         }
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -5917,25 +6412,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, reduceBias: s.p + 4207264,
             activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(350)
+        s.profiler?.stop(396)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4254832, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(351)
-        // features.5.4.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.tensor(282), pool: pool)
-        s.profiler?.stop(352)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(397)
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(283), savedMean: s.f + 2081920, savedInvStd: s.f + 2082096,
-                runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
-            s.profiler?.stop(353)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(282), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2081920, savedInvStd: s.f + 2082096,
+                runningMean: s.p + 4441040, runningVar: s.p + 4441216, workspace: s.ws, pool: pool)
+            s.profiler?.stop(398)
+        }
+        // features.5.4.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(282), pool: pool)
+            s.profiler?.stop(399)
+        }
+        // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2081920, savedInvStd: s.f + 2082096,
+                activation: .identity, output: s.tensor(283), pool: pool)
+            s.profiler?.stop(400)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 25 {
@@ -5943,21 +6448,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, runningMean: s.p + 4441040, runningVar: s.p + 4441216,
                 eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2081920, pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(401)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231, into: s.tensor(285),
                 random: &random)
-            s.profiler?.stop(355)
+            s.profiler?.stop(402)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(272), branch: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(403)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5965,20 +6470,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4441392, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(357)
-        // features.5.5.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(284), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(286), pool: pool)
-        s.profiler?.stop(358)
-        // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(404)
+        // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(287), savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
-                runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
-            s.profiler?.stop(359)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(284), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(286), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
+                runningMean: s.p + 4629360, runningVar: s.p + 4630416, workspace: s.ws, pool: pool)
+            s.profiler?.stop(405)
+        }
+        // features.5.5.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(284), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(286), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
+                activation: .silu, output: s.tensor(287), pool: pool)
+            s.profiler?.stop(407)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
@@ -5986,18 +6502,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2082272, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(408)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 2086496)
-        s.profiler?.stop(361)
+        s.profiler?.stop(409)
         // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2086496, bias: s.f,
             activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(410)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6005,7 +6521,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(289), savedMean: s.f + 2084384, savedInvStd: s.f + 2085440,
                 runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(411)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
@@ -6013,7 +6529,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2084384, pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(412)
         }
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6021,25 +6537,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, reduceBias: s.p + 4708560,
             activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(413)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4756128, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(366)
-        // features.5.5.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.tensor(294), pool: pool)
-        s.profiler?.stop(367)
-        // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(414)
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(295), savedMean: s.f + 2139296, savedInvStd: s.f + 2139472,
-                runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
-            s.profiler?.stop(368)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(294), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2139296, savedInvStd: s.f + 2139472,
+                runningMean: s.p + 4942336, runningVar: s.p + 4942512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(415)
+        }
+        // features.5.5.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(294), pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.5.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2139296, savedInvStd: s.f + 2139472,
+                activation: .identity, output: s.tensor(295), pool: pool)
+            s.profiler?.stop(417)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 26 {
@@ -6047,21 +6573,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, runningMean: s.p + 4942336, runningVar: s.p + 4942512,
                 eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2139296, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(418)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282, into: s.tensor(297),
                 random: &random)
-            s.profiler?.stop(370)
+            s.profiler?.stop(419)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(420)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6069,20 +6595,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.6.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4942688, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(372)
-        // features.5.6.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(296), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(298), pool: pool)
-        s.profiler?.stop(373)
-        // features.5.6.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(421)
+        // features.5.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(299), savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
-                runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
-            s.profiler?.stop(374)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(296), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(298), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
+                runningMean: s.p + 5130656, runningVar: s.p + 5131712, workspace: s.ws, pool: pool)
+            s.profiler?.stop(422)
+        }
+        // features.5.6.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(296), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(298), pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
+                activation: .silu, output: s.tensor(299), pool: pool)
+            s.profiler?.stop(424)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
@@ -6090,18 +6627,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2139648, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(425)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 2143872)
-        s.profiler?.stop(376)
+        s.profiler?.stop(426)
         // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2143872, bias: s.f,
             activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(427)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6109,7 +6646,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(301), savedMean: s.f + 2141760, savedInvStd: s.f + 2142816,
                 runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(428)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
@@ -6117,7 +6654,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2141760, pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(429)
         }
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6125,25 +6662,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, reduceBias: s.p + 5209856,
             activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
-        s.profiler?.stop(380)
+        s.profiler?.stop(430)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5257424, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(381)
-        // features.5.6.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
-            output: s.tensor(306), pool: pool)
-        s.profiler?.stop(382)
-        // features.5.6.block.3 BatchNorm (batch statistics) + identity on [n, 29, 29, 176]
+        s.profiler?.stop(431)
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(307), savedMean: s.f + 2196672, savedInvStd: s.f + 2196848,
-                runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
-            s.profiler?.stop(383)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(306), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2196672, savedInvStd: s.f + 2196848,
+                runningMean: s.p + 5443632, runningVar: s.p + 5443808, workspace: s.ws, pool: pool)
+            s.profiler?.stop(432)
+        }
+        // features.5.6.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+                output: s.tensor(306), pool: pool)
+            s.profiler?.stop(433)
+        }
+        // features.5.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2196672, savedInvStd: s.f + 2196848,
+                activation: .identity, output: s.tensor(307), pool: pool)
+            s.profiler?.stop(434)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 27 {
@@ -6151,21 +6698,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, runningMean: s.p + 5443632, runningVar: s.p + 5443808,
                 eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2196672, pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(435)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(309),
                 random: &random)
-            s.profiler?.stop(385)
+            s.profiler?.stop(436)
         }
         // features.5.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(308), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(437)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
@@ -6173,20 +6720,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5443984, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(387)
-        // features.6.0.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(308), pixels: 841 &* s.n, inChannels: 176, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1056, activation: .identity, residual: nil, output: s.tensor(310), pool: pool)
-        s.profiler?.stop(388)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        s.profiler?.stop(438)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(311), savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
-                runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
-            s.profiler?.stop(389)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(308), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(310), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
+                runningMean: s.p + 5631952, runningVar: s.p + 5633008, workspace: s.ws, pool: pool)
+            s.profiler?.stop(439)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(308), pixels: 841 &* s.n, inChannels: 176,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+                output: s.tensor(310), pool: pool)
+            s.profiler?.stop(440)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
+                activation: .silu, output: s.tensor(311), pool: pool)
+            s.profiler?.stop(441)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 28 {
@@ -6194,18 +6752,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2197024, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(442)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 2201248)
-        s.profiler?.stop(391)
+        s.profiler?.stop(443)
         // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2201248, bias: s.f,
             activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(444)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6213,7 +6771,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(313), savedMean: s.f + 2199136, savedInvStd: s.f + 2200192,
                 runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(445)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks > 28 {
@@ -6221,7 +6779,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2199136, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(446)
         }
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
         s.profiler?.start()
@@ -6229,25 +6787,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, reduceBias: s.p + 5711152,
             activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(447)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1056][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5758720, outChannels: 304, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(396)
-        // features.6.0.block.3 project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(318), pool: pool)
-        s.profiler?.stop(397)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(448)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(319), savedMean: s.f + 2254048, savedInvStd: s.f + 2254352,
-                runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
-            s.profiler?.stop(398)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(318), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2254048, savedInvStd: s.f + 2254352,
+                runningMean: s.p + 6080352, runningVar: s.p + 6080656, workspace: s.ws, pool: pool)
+            s.profiler?.stop(449)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(318), pool: pool)
+            s.profiler?.stop(450)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2254048, savedInvStd: s.f + 2254352,
+                activation: .identity, output: s.tensor(319), pool: pool)
+            s.profiler?.stop(451)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 28 {
@@ -6255,7 +6823,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, runningMean: s.p + 6080352, runningVar: s.p + 6080656,
                 eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2254048, pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(452)
         }
     }
 
@@ -6264,20 +6832,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6080960, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(400)
-        // features.6.1.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(319), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(320), pool: pool)
-        s.profiler?.stop(401)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(453)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(321), savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
-                runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
-            s.profiler?.stop(402)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(319), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(320), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
+                runningMean: s.p + 6639104, runningVar: s.p + 6640928, workspace: s.ws, pool: pool)
+            s.profiler?.stop(454)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(319), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(320), pool: pool)
+            s.profiler?.stop(455)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
+                activation: .silu, output: s.tensor(321), pool: pool)
+            s.profiler?.stop(456)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
@@ -6285,18 +6864,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
                 eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 2254656, pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(457)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 2261952)
-        s.profiler?.stop(404)
+        s.profiler?.stop(458)
         // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2261952, bias: s.f,
             activation: .identity, output: s.tensor(322), pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(459)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6304,7 +6883,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(323), savedMean: s.f + 2258304, savedInvStd: s.f + 2260128,
                 runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(460)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
@@ -6312,7 +6891,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2258304, pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(461)
         }
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6320,25 +6899,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, reduceBias: s.p + 6834272,
             activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976, savedPooled: s.tensor(325),
             savedHidden: s.tensor(326), savedScale: s.tensor(327), pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(462)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6974800, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(409)
-        // features.6.1.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(328), pool: pool)
-        s.profiler?.stop(410)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(463)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(329), savedMean: s.f + 2353152, savedInvStd: s.f + 2353456,
-                runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
-            s.profiler?.stop(411)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(328), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2353152, savedInvStd: s.f + 2353456,
+                runningMean: s.p + 7529904, runningVar: s.p + 7530208, workspace: s.ws, pool: pool)
+            s.profiler?.stop(464)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(328), pool: pool)
+            s.profiler?.stop(465)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2353152, savedInvStd: s.f + 2353456,
+                activation: .identity, output: s.tensor(329), pool: pool)
+            s.profiler?.stop(466)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 29 {
@@ -6346,21 +6935,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, runningMean: s.p + 7529904, runningVar: s.p + 7530208,
                 eps: 0.001, activation: .identity, output: s.tensor(329), scratch: s.f + 2353152, pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(467)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436, into: s.tensor(331),
                 random: &random)
-            s.profiler?.stop(413)
+            s.profiler?.stop(468)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(319), branch: s.tensor(329),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(330), pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(469)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6368,20 +6957,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7530512, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(415)
-        // features.6.2.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(330), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(332), pool: pool)
-        s.profiler?.stop(416)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(470)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(333), savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
-                runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
-            s.profiler?.stop(417)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(330), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(332), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
+                runningMean: s.p + 8088656, runningVar: s.p + 8090480, workspace: s.ws, pool: pool)
+            s.profiler?.stop(471)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(330), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(332), pool: pool)
+            s.profiler?.stop(472)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
+                activation: .silu, output: s.tensor(333), pool: pool)
+            s.profiler?.stop(473)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
@@ -6389,18 +6989,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
                 eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 2353760, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(474)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 2361056)
-        s.profiler?.stop(419)
+        s.profiler?.stop(475)
         // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2361056, bias: s.f,
             activation: .identity, output: s.tensor(334), pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(476)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -6408,7 +7008,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(335), savedMean: s.f + 2357408, savedInvStd: s.f + 2359232,
                 runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(477)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
@@ -6416,7 +7016,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2357408, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(478)
         }
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6424,25 +7024,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, reduceBias: s.p + 8283824,
             activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528, savedPooled: s.tensor(337),
             savedHidden: s.tensor(338), savedScale: s.tensor(339), pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(479)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8424352, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(424)
-        // features.6.2.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(340), pool: pool)
-        s.profiler?.stop(425)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(480)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(341), savedMean: s.f + 2452256, savedInvStd: s.f + 2452560,
-                runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
-            s.profiler?.stop(426)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(340), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2452256, savedInvStd: s.f + 2452560,
+                runningMean: s.p + 8979456, runningVar: s.p + 8979760, workspace: s.ws, pool: pool)
+            s.profiler?.stop(481)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(340), pool: pool)
+            s.profiler?.stop(482)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2452256, savedInvStd: s.f + 2452560,
+                activation: .identity, output: s.tensor(341), pool: pool)
+            s.profiler?.stop(483)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 30 {
@@ -6450,21 +7060,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, runningMean: s.p + 8979456, runningVar: s.p + 8979760,
                 eps: 0.001, activation: .identity, output: s.tensor(341), scratch: s.f + 2452256, pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(484)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874, into: s.tensor(343),
                 random: &random)
-            s.profiler?.stop(428)
+            s.profiler?.stop(485)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(330), branch: s.tensor(341),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(342), pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(486)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6472,20 +7082,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8980064, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(430)
-        // features.6.3.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(342), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(344), pool: pool)
-        s.profiler?.stop(431)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(487)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(345), savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
-                runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
-            s.profiler?.stop(432)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(342), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(344), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
+                runningMean: s.p + 9538208, runningVar: s.p + 9540032, workspace: s.ws, pool: pool)
+            s.profiler?.stop(488)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(342), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(344), pool: pool)
+            s.profiler?.stop(489)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
+                activation: .silu, output: s.tensor(345), pool: pool)
+            s.profiler?.stop(490)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
@@ -6493,18 +7114,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
                 eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 2452864, pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(491)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 2460160)
-        s.profiler?.stop(434)
+        s.profiler?.stop(492)
         // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2460160, bias: s.f,
             activation: .identity, output: s.tensor(346), pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(493)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -6512,7 +7133,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(347), savedMean: s.f + 2456512, savedInvStd: s.f + 2458336,
                 runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(494)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
@@ -6520,7 +7141,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2456512, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(495)
         }
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6528,25 +7149,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, reduceBias: s.p + 9733376,
             activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080, savedPooled: s.tensor(349),
             savedHidden: s.tensor(350), savedScale: s.tensor(351), pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(496)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9873904, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(439)
-        // features.6.3.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(352), pool: pool)
-        s.profiler?.stop(440)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(497)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(353), savedMean: s.f + 2551360, savedInvStd: s.f + 2551664,
-                runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
-            s.profiler?.stop(441)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(352), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2551360, savedInvStd: s.f + 2551664,
+                runningMean: s.p + 10429008, runningVar: s.p + 10429312, workspace: s.ws, pool: pool)
+            s.profiler?.stop(498)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(352), pool: pool)
+            s.profiler?.stop(499)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2551360, savedInvStd: s.f + 2551664,
+                activation: .identity, output: s.tensor(353), pool: pool)
+            s.profiler?.stop(500)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 31 {
@@ -6554,21 +7185,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, runningMean: s.p + 10429008, runningVar: s.p + 10429312,
                 eps: 0.001, activation: .identity, output: s.tensor(353), scratch: s.f + 2551360, pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(501)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385, into: s.tensor(355),
                 random: &random)
-            s.profiler?.stop(443)
+            s.profiler?.stop(502)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(342), branch: s.tensor(353),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(354), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(503)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6576,20 +7207,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10429616, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(445)
-        // features.6.4.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(354), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(356), pool: pool)
-        s.profiler?.stop(446)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(504)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(357), savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
-                runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
-            s.profiler?.stop(447)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(354), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(356), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
+                runningMean: s.p + 10987760, runningVar: s.p + 10989584, workspace: s.ws, pool: pool)
+            s.profiler?.stop(505)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(354), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(356), pool: pool)
+            s.profiler?.stop(506)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
+                activation: .silu, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(507)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
@@ -6597,18 +7239,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
                 eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 2551968, pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(508)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 2559264)
-        s.profiler?.stop(449)
+        s.profiler?.stop(509)
         // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2559264, bias: s.f,
             activation: .identity, output: s.tensor(358), pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(510)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -6616,7 +7258,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(359), savedMean: s.f + 2555616, savedInvStd: s.f + 2557440,
                 runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(511)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
@@ -6624,7 +7266,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2555616, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(512)
         }
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6632,25 +7274,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
             savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(513)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11323456, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(454)
-        // features.6.4.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(364), pool: pool)
-        s.profiler?.stop(455)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(514)
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(365), savedMean: s.f + 2650464, savedInvStd: s.f + 2650768,
-                runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
-            s.profiler?.stop(456)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(364), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2650464, savedInvStd: s.f + 2650768,
+                runningMean: s.p + 11878560, runningVar: s.p + 11878864, workspace: s.ws, pool: pool)
+            s.profiler?.stop(515)
+        }
+        // features.6.4.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(364), pool: pool)
+            s.profiler?.stop(516)
+        }
+        // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2650464, savedInvStd: s.f + 2650768,
+                activation: .identity, output: s.tensor(365), pool: pool)
+            s.profiler?.stop(517)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 32 {
@@ -6658,21 +7310,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, runningMean: s.p + 11878560, runningVar: s.p + 11878864,
                 eps: 0.001, activation: .identity, output: s.tensor(365), scratch: s.f + 2650464, pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(518)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359, into: s.tensor(367),
                 random: &random)
-            s.profiler?.stop(458)
+            s.profiler?.stop(519)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(354), branch: s.tensor(365),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(366), pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(520)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6680,20 +7332,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11879168, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(460)
-        // features.6.5.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(366), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(368), pool: pool)
-        s.profiler?.stop(461)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(521)
+        // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(369), savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
-                runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
-            s.profiler?.stop(462)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(366), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(368), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
+                runningMean: s.p + 12437312, runningVar: s.p + 12439136, workspace: s.ws, pool: pool)
+            s.profiler?.stop(522)
+        }
+        // features.6.5.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(366), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(368), pool: pool)
+            s.profiler?.stop(523)
+        }
+        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
+                activation: .silu, output: s.tensor(369), pool: pool)
+            s.profiler?.stop(524)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
@@ -6701,18 +7364,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2651072, pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(525)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 2658368)
-        s.profiler?.stop(464)
+        s.profiler?.stop(526)
         // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2658368, bias: s.f,
             activation: .identity, output: s.tensor(370), pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(527)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -6720,7 +7383,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(371), savedMean: s.f + 2654720, savedInvStd: s.f + 2656544,
                 runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(528)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
@@ -6728,7 +7391,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2654720, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(529)
         }
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6736,25 +7399,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
             savedPooled: s.tensor(373), savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(530)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12773008, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(469)
-        // features.6.5.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(376), pool: pool)
-        s.profiler?.stop(470)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(531)
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(377), savedMean: s.f + 2749568, savedInvStd: s.f + 2749872,
-                runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
-            s.profiler?.stop(471)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(376), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2749568, savedInvStd: s.f + 2749872,
+                runningMean: s.p + 13328112, runningVar: s.p + 13328416, workspace: s.ws, pool: pool)
+            s.profiler?.stop(532)
+        }
+        // features.6.5.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(376), pool: pool)
+            s.profiler?.stop(533)
+        }
+        // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2749568, savedInvStd: s.f + 2749872,
+                activation: .identity, output: s.tensor(377), pool: pool)
+            s.profiler?.stop(534)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 33 {
@@ -6762,21 +7435,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, runningMean: s.p + 13328112, runningVar: s.p + 13328416,
                 eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2749568, pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(535)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641, into: s.tensor(379),
                 random: &random)
-            s.profiler?.stop(473)
+            s.profiler?.stop(536)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(366), branch: s.tensor(377),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(378), pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(537)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6784,20 +7457,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13328720, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(475)
-        // features.6.6.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(378), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(380), pool: pool)
-        s.profiler?.stop(476)
-        // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(538)
+        // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(381), savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
-                runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
-            s.profiler?.stop(477)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(378), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(380), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
+                runningMean: s.p + 13886864, runningVar: s.p + 13888688, workspace: s.ws, pool: pool)
+            s.profiler?.stop(539)
+        }
+        // features.6.6.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(378), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(380), pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
+                activation: .silu, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(541)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
@@ -6805,18 +7489,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2750176, pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(542)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 2757472)
-        s.profiler?.stop(479)
+        s.profiler?.stop(543)
         // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2757472, bias: s.f,
             activation: .identity, output: s.tensor(382), pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(544)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -6824,7 +7508,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(383), savedMean: s.f + 2753824, savedInvStd: s.f + 2755648,
                 runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(545)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
@@ -6832,7 +7516,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2753824, pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(546)
         }
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6840,25 +7524,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
             savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(547)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14222560, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(484)
-        // features.6.6.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(388), pool: pool)
-        s.profiler?.stop(485)
-        // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(548)
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(389), savedMean: s.f + 2848672, savedInvStd: s.f + 2848976,
-                runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
-            s.profiler?.stop(486)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(388), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2848672, savedInvStd: s.f + 2848976,
+                runningMean: s.p + 14777664, runningVar: s.p + 14777968, workspace: s.ws, pool: pool)
+            s.profiler?.stop(549)
+        }
+        // features.6.6.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(388), pool: pool)
+            s.profiler?.stop(550)
+        }
+        // features.6.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2848672, savedInvStd: s.f + 2848976,
+                activation: .identity, output: s.tensor(389), pool: pool)
+            s.profiler?.stop(551)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 34 {
@@ -6866,21 +7560,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, runningMean: s.p + 14777664, runningVar: s.p + 14777968,
                 eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 2848672, pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(552)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924, into: s.tensor(391),
                 random: &random)
-            s.profiler?.stop(488)
+            s.profiler?.stop(553)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(378), branch: s.tensor(389),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(390), pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(554)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6888,20 +7582,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14778272, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(490)
-        // features.6.7.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(390), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(392), pool: pool)
-        s.profiler?.stop(491)
-        // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(555)
+        // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(393), savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
-                runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
-            s.profiler?.stop(492)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(390), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(392), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
+                runningMean: s.p + 15336416, runningVar: s.p + 15338240, workspace: s.ws, pool: pool)
+            s.profiler?.stop(556)
+        }
+        // features.6.7.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(390), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(392), pool: pool)
+            s.profiler?.stop(557)
+        }
+        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
+                activation: .silu, output: s.tensor(393), pool: pool)
+            s.profiler?.stop(558)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
@@ -6909,18 +7614,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 2849280, pool: pool)
-            s.profiler?.stop(493)
+            s.profiler?.stop(559)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 2856576)
-        s.profiler?.stop(494)
+        s.profiler?.stop(560)
         // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2856576, bias: s.f,
             activation: .identity, output: s.tensor(394), pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(561)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -6928,7 +7633,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(395), savedMean: s.f + 2852928, savedInvStd: s.f + 2854752,
                 runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
-            s.profiler?.stop(496)
+            s.profiler?.stop(562)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
@@ -6936,7 +7641,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 2852928, pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(563)
         }
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -6944,25 +7649,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
             savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(564)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15672112, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(499)
-        // features.6.7.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(400), pool: pool)
-        s.profiler?.stop(500)
-        // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(565)
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(401), savedMean: s.f + 2947776, savedInvStd: s.f + 2948080,
-                runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
-            s.profiler?.stop(501)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(400), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2947776, savedInvStd: s.f + 2948080,
+                runningMean: s.p + 16227216, runningVar: s.p + 16227520, workspace: s.ws, pool: pool)
+            s.profiler?.stop(566)
+        }
+        // features.6.7.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(400), pool: pool)
+            s.profiler?.stop(567)
+        }
+        // features.6.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2947776, savedInvStd: s.f + 2948080,
+                activation: .identity, output: s.tensor(401), pool: pool)
+            s.profiler?.stop(568)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 35 {
@@ -6970,21 +7685,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, runningMean: s.p + 16227216, runningVar: s.p + 16227520,
                 eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 2947776, pool: pool)
-            s.profiler?.stop(502)
+            s.profiler?.stop(569)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438, into: s.tensor(403),
                 random: &random)
-            s.profiler?.stop(503)
+            s.profiler?.stop(570)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(390), branch: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(402), pool: pool)
-        s.profiler?.stop(504)
+        s.profiler?.stop(571)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -6992,20 +7707,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.8.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16227824, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(505)
-        // features.6.8.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(402), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(404), pool: pool)
-        s.profiler?.stop(506)
-        // features.6.8.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(572)
+        // features.6.8.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(405), savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
-                runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
-            s.profiler?.stop(507)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(402), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(404), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
+                runningMean: s.p + 16785968, runningVar: s.p + 16787792, workspace: s.ws, pool: pool)
+            s.profiler?.stop(573)
+        }
+        // features.6.8.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(402), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(404), pool: pool)
+            s.profiler?.stop(574)
+        }
+        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
+                activation: .silu, output: s.tensor(405), pool: pool)
+            s.profiler?.stop(575)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
@@ -7013,18 +7739,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 2948384, pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(576)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 2955680)
-        s.profiler?.stop(509)
+        s.profiler?.stop(577)
         // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2955680, bias: s.f,
             activation: .identity, output: s.tensor(406), pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(578)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -7032,7 +7758,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(407), savedMean: s.f + 2952032, savedInvStd: s.f + 2953856,
                 runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
-            s.profiler?.stop(511)
+            s.profiler?.stop(579)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
@@ -7040,7 +7766,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 2952032, pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(580)
         }
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7048,25 +7774,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(581)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17121664, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(514)
-        // features.6.8.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
-            output: s.tensor(412), pool: pool)
-        s.profiler?.stop(515)
-        // features.6.8.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 304]
+        s.profiler?.stop(582)
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(413), savedMean: s.f + 3046880, savedInvStd: s.f + 3047184,
-                runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
-            s.profiler?.stop(516)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(412), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3046880, savedInvStd: s.f + 3047184,
+                runningMean: s.p + 17676768, runningVar: s.p + 17677072, workspace: s.ws, pool: pool)
+            s.profiler?.stop(583)
+        }
+        // features.6.8.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+                output: s.tensor(412), pool: pool)
+            s.profiler?.stop(584)
+        }
+        // features.6.8.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3046880, savedInvStd: s.f + 3047184,
+                activation: .identity, output: s.tensor(413), pool: pool)
+            s.profiler?.stop(585)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 36 {
@@ -7074,21 +7810,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, runningMean: s.p + 17676768, runningVar: s.p + 17677072,
                 eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3046880, pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(586)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795, into: s.tensor(415),
                 random: &random)
-            s.profiler?.stop(518)
+            s.profiler?.stop(587)
         }
         // features.6.8 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(402), branch: s.tensor(413),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(414), pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(588)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
@@ -7096,20 +7832,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17677376, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(520)
-        // features.7.0.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(414), pixels: 225 &* s.n, inChannels: 304, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 1824, activation: .identity, residual: nil, output: s.tensor(416), pool: pool)
-        s.profiler?.stop(521)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        s.profiler?.stop(589)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(417), savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
-                runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
-            s.profiler?.stop(522)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(414), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(416), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
+                runningMean: s.p + 18235520, runningVar: s.p + 18237344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(590)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(414), pixels: 225 &* s.n, inChannels: 304,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+                output: s.tensor(416), pool: pool)
+            s.profiler?.stop(591)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
+                activation: .silu, output: s.tensor(417), pool: pool)
+            s.profiler?.stop(592)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
@@ -7117,18 +7864,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3047488, pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(593)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 3054784)
-        s.profiler?.stop(524)
+        s.profiler?.stop(594)
         // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3054784, bias: s.f,
             activation: .identity, output: s.tensor(418), pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(595)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -7136,7 +7883,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(419), savedMean: s.f + 3051136, savedInvStd: s.f + 3052960,
                 runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(596)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
@@ -7144,7 +7891,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3051136, pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(597)
         }
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7152,25 +7899,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(598)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1824][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18542032, outChannels: 512, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(529)
-        // features.7.0.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
-            output: s.tensor(424), pool: pool)
-        s.profiler?.stop(530)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
+        s.profiler?.stop(599)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(425), savedMean: s.f + 3087616, savedInvStd: s.f + 3088128,
-                runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
-            s.profiler?.stop(531)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(424), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3087616, savedInvStd: s.f + 3088128,
+                runningMean: s.p + 19476944, runningVar: s.p + 19477456, workspace: s.ws, pool: pool)
+            s.profiler?.stop(600)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
+                output: s.tensor(424), pool: pool)
+            s.profiler?.stop(601)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3087616, savedInvStd: s.f + 3088128,
+                activation: .identity, output: s.tensor(425), pool: pool)
+            s.profiler?.stop(602)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 37 {
@@ -7178,7 +7935,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, runningMean: s.p + 19476944, runningVar: s.p + 19477456,
                 eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3087616, pool: pool)
-            s.profiler?.stop(532)
+            s.profiler?.stop(603)
         }
     }
 
@@ -7187,20 +7944,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [512][3072]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19477968, outChannels: 3072, inChannels: 512, into: s.f + 3072)
-        s.profiler?.stop(533)
-        // features.7.1.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(425), pixels: 225 &* s.n, inChannels: 512, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 3072, activation: .identity, residual: nil, output: s.tensor(426), pool: pool)
-        s.profiler?.stop(534)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
+        s.profiler?.stop(604)
+        // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(427), savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
-                runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
-            s.profiler?.stop(535)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(425), pixels: 225 &* s.n, inChannels: 512,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, output: s.tensor(426), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
+                runningMean: s.p + 21056976, runningVar: s.p + 21060048, workspace: s.ws, pool: pool)
+            s.profiler?.stop(605)
+        }
+        // features.7.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(425), pixels: 225 &* s.n, inChannels: 512,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
+                output: s.tensor(426), pool: pool)
+            s.profiler?.stop(606)
+        }
+        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
+                activation: .silu, output: s.tensor(427), pool: pool)
+            s.profiler?.stop(607)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
@@ -7208,18 +7976,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
                 eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 3088640, pool: pool)
-            s.profiler?.stop(536)
+            s.profiler?.stop(608)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 3100928)
-        s.profiler?.stop(537)
+        s.profiler?.stop(609)
         // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3100928, bias: s.f,
             activation: .identity, output: s.tensor(428), pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(610)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -7227,7 +7995,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(429), savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(611)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
@@ -7235,7 +8003,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3094784, pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(612)
         }
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         s.profiler?.start()
@@ -7243,25 +8011,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
             savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433), pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(613)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21892688, outChannels: 512, inChannels: 3072, into: s.f + 3072)
-        s.profiler?.stop(542)
-        // features.7.1.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
-            output: s.tensor(434), pool: pool)
-        s.profiler?.stop(543)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
+        s.profiler?.stop(614)
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(435), savedMean: s.f + 3156224, savedInvStd: s.f + 3156736,
-                runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
-            s.profiler?.stop(544)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(434), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3156224, savedInvStd: s.f + 3156736,
+                runningMean: s.p + 23466576, runningVar: s.p + 23467088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(615)
+        }
+        // features.7.1.block.3 frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
+                output: s.tensor(434), pool: pool)
+            s.profiler?.stop(616)
+        }
+        // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3156224, savedInvStd: s.f + 3156736,
+                activation: .identity, output: s.tensor(435), pool: pool)
+            s.profiler?.stop(617)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 38 {
@@ -7269,21 +8047,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, runningMean: s.p + 23466576, runningVar: s.p + 23467088,
                 eps: 0.001, activation: .identity, output: s.tensor(435), scratch: s.f + 3156224, pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(618)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976, into: s.tensor(437),
                 random: &random)
-            s.profiler?.stop(546)
+            s.profiler?.stop(619)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(425), branch: s.tensor(435),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
             perImage: 115200, output: s.tensor(436), pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(620)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -7291,20 +8069,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.2.block.0 expand conv 1x1 weights to the GEMM layout [512][3072]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23467600, outChannels: 3072, inChannels: 512, into: s.f + 3072)
-        s.profiler?.stop(548)
-        // features.7.2.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(436), pixels: 225 &* s.n, inChannels: 512, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 3072, activation: .identity, residual: nil, output: s.tensor(438), pool: pool)
-        s.profiler?.stop(549)
-        // features.7.2.block.0 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
+        s.profiler?.stop(621)
+        // features.7.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(439), savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
-                runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
-            s.profiler?.stop(550)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(436), pixels: 225 &* s.n, inChannels: 512,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, output: s.tensor(438), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
+                runningMean: s.p + 25046608, runningVar: s.p + 25049680, workspace: s.ws, pool: pool)
+            s.profiler?.stop(622)
+        }
+        // features.7.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(436), pixels: 225 &* s.n, inChannels: 512,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
+                output: s.tensor(438), pool: pool)
+            s.profiler?.stop(623)
+        }
+        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
+                activation: .silu, output: s.tensor(439), pool: pool)
+            s.profiler?.stop(624)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
@@ -7312,18 +8101,18 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
                 eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 3157248, pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(625)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 3169536)
-        s.profiler?.stop(552)
+        s.profiler?.stop(626)
         // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3169536, bias: s.f,
             activation: .identity, output: s.tensor(440), pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(627)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -7331,7 +8120,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(441), savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
-            s.profiler?.stop(554)
+            s.profiler?.stop(628)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
@@ -7339,7 +8128,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3163392, pool: pool)
-            s.profiler?.stop(555)
+            s.profiler?.stop(629)
         }
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         s.profiler?.start()
@@ -7347,25 +8136,35 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
             savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445), pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(630)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25882320, outChannels: 512, inChannels: 3072, into: s.f + 3072)
-        s.profiler?.stop(557)
-        // features.7.2.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072,
-            inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
-            output: s.tensor(446), pool: pool)
-        s.profiler?.stop(558)
-        // features.7.2.block.3 BatchNorm (batch statistics) + identity on [n, 15, 15, 512]
+        s.profiler?.stop(631)
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(447), savedMean: s.f + 3224832, savedInvStd: s.f + 3225344,
-                runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
-            s.profiler?.stop(559)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(446), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3224832, savedInvStd: s.f + 3225344,
+                runningMean: s.p + 27456208, runningVar: s.p + 27456720, workspace: s.ws, pool: pool)
+            s.profiler?.stop(632)
+        }
+        // features.7.2.block.3 frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
+                output: s.tensor(446), pool: pool)
+            s.profiler?.stop(633)
+        }
+        // features.7.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3224832, savedInvStd: s.f + 3225344,
+                activation: .identity, output: s.tensor(447), pool: pool)
+            s.profiler?.stop(634)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 39 {
@@ -7373,21 +8172,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, runningMean: s.p + 27456208, runningVar: s.p + 27456720,
                 eps: 0.001, activation: .identity, output: s.tensor(447), scratch: s.f + 3224832, pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(635)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487, into: s.tensor(449),
                 random: &random)
-            s.profiler?.stop(561)
+            s.profiler?.stop(636)
         }
         // features.7.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(436), branch: s.tensor(447),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
             perImage: 115200, output: s.tensor(448), pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(637)
     }
 
     /// features.8 forward: head: conv 1x1 512 -> 2048
@@ -7395,20 +8194,31 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [512][2048]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 27457232, outChannels: 2048, inChannels: 512, into: s.f + 3072)
-        s.profiler?.stop(563)
-        // features.8 head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(448), pixels: 225 &* s.n, inChannels: 512, inputMajorWeights: s.f + 3072,
-            bias: s.f, outChannels: 2048, activation: .identity, residual: nil, output: s.tensor(450), pool: pool)
-        s.profiler?.stop(564)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 15, 15, 2048]
+        s.profiler?.stop(638)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
-                gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(451), savedMean: s.f + 3225856, savedInvStd: s.f + 3227904,
-                runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
-            s.profiler?.stop(565)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(448), pixels: 225 &* s.n, inChannels: 512,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 2048, output: s.tensor(450), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3225856, savedInvStd: s.f + 3227904,
+                runningMean: s.p + 28509904, runningVar: s.p + 28511952, workspace: s.ws, pool: pool)
+            s.profiler?.stop(639)
+        }
+        // features.8 frozen: head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(448), pixels: 225 &* s.n, inChannels: 512,
+                inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 2048, activation: .identity, residual: nil,
+                output: s.tensor(450), pool: pool)
+            s.profiler?.stop(640)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 2048]
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
+                gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3225856, savedInvStd: s.f + 3227904,
+                activation: .silu, output: s.tensor(451), pool: pool)
+            s.profiler?.stop(641)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks > 40 {
@@ -7416,7 +8226,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, runningMean: s.p + 28509904, runningVar: s.p + 28511952,
                 eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 3225856, pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(642)
         }
     }
 
@@ -7426,26 +8236,26 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(451), batch: s.n, pixels: 225, channels: 2048, output: s.tensor(452),
             pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(643)
         // dropout p=0.4 (when options.dropout) on [n, 2048]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(452), output: s.tensor(454), count: 2048 &* s.n,
             probability: s.options.dropout ? 0.4 : 0, mask: s.tensor(453), random: &random)
-        s.profiler?.stop(568)
+        s.profiler?.stop(644)
         // classifier.1 linear, [n, 2048] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(454), batch: s.n, inFeatures: 2048, weights: s.p + 28514000,
             bias: s.p + 30562000, outFeatures: 1000, output: s.tensor(455), pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(645)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(455), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(456))
-        s.profiler?.stop(570)
+        s.profiler?.stop(646)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(455), count: 1000 &* s.n)
-        s.profiler?.stop(571)
+        s.profiler?.stop(647)
     }
 
     /// classifier backward: global average pool, dropout 0.4, linear 2048 -> 1000 classes
@@ -7455,17 +8265,17 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(456), input: s.tensor(454), weights: s.p + 28514000,
             batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.tensor(457), gradWeights: s.g + 28514000,
             gradBias: s.g + 30562000, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(648)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(457), mask: s.tensor(453), count: 2048 &* s.n,
             gradInput: s.tensor(458))
-        s.profiler?.stop(573)
+        s.profiler?.stop(649)
         // avgpool backward: spread each channel's gradient over the 225 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(458), batch: s.n, pixels: 225, channels: 2048,
             gradInput: s.tensor(459), pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(650)
     }
 
     /// features.8 backward: head: conv 1x1 512 -> 2048
@@ -7476,13 +8286,13 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3225856,
             savedInvStd: s.f + 3227904, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 28505808,
             gradBeta: s.g + 28507856, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(651)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(448), weights: s.p + 27457232,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 2048, gradInput: s.tensor(460),
             gradWeights: s.g + 27457232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(652)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -7492,21 +8302,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(460),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
             perImage: 115200, gradBranch: s.tensor(461), pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(653)
         // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(446),
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3224832,
             savedInvStd: s.f + 3225344, activation: .identity, gradInput: s.tensor(461), gradGamma: s.g + 27455184,
             gradBeta: s.g + 27455696, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(654)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 activation: .silu, output: s.tensor(464), pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(655)
         }
         // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -7514,21 +8324,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
                 eps: 0.001, activation: .silu, output: s.tensor(464), scratch: s.f + 3163392, pool: pool)
-            s.profiler?.stop(580)
+            s.profiler?.stop(656)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(445), batch: s.n,
                 pixels: 225, channels: 3072, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(657)
         }
         // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), weights: s.p + 25882320,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
             gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(658)
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(462), input: s.tensor(464), batch: s.n, pixels: 225,
@@ -7537,21 +8347,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(445), gradInput: s.tensor(465), gradReduceWeights: s.g + 25092688,
             gradReduceBias: s.g + 25485904, gradExpandWeights: s.g + 25486032, gradExpandBias: s.g + 25879248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(659)
         // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(440),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3163392,
             savedInvStd: s.f + 3166464, activation: .silu, gradInput: s.tensor(465), gradGamma: s.g + 25080400,
             gradBeta: s.g + 25083472, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(660)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
                 activation: .silu, output: s.tensor(467), pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(661)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -7559,39 +8369,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
                 eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3157248, pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(662)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3197184, count: 27648)
-        s.profiler?.stop(587)
+        s.profiler?.stop(663)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), batch: s.n, height: 15,
             width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 3169536, gradInput: s.tensor(466), gradWeights: s.f + 3197184, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(664)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3197184, channels: 3072, kernel: 3, into: s.g + 25052752)
-        s.profiler?.stop(589)
+        s.profiler?.stop(665)
         // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(438),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3157248,
             savedInvStd: s.f + 3160320, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 25040464,
             gradBeta: s.g + 25043536, pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(666)
         // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(436), weights: s.p + 23467600,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(468),
             gradWeights: s.g + 23467600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(667)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(468), s.tensor(460), count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(668)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -7601,21 +8411,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(468),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
             perImage: 115200, gradBranch: s.tensor(469), pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(669)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(434),
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3156224,
             savedInvStd: s.f + 3156736, activation: .identity, gradInput: s.tensor(469), gradGamma: s.g + 23465552,
             gradBeta: s.g + 23466064, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(670)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 activation: .silu, output: s.tensor(472), pool: pool)
-            s.profiler?.stop(595)
+            s.profiler?.stop(671)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -7623,21 +8433,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
                 eps: 0.001, activation: .silu, output: s.tensor(472), scratch: s.f + 3094784, pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(672)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(472), savedScale: s.tensor(433), batch: s.n,
                 pixels: 225, channels: 3072, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(673)
         }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), weights: s.p + 21892688,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(470),
             gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(674)
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(470), input: s.tensor(472), batch: s.n, pixels: 225,
@@ -7646,21 +8456,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(433), gradInput: s.tensor(473), gradReduceWeights: s.g + 21103056,
             gradReduceBias: s.g + 21496272, gradExpandWeights: s.g + 21496400, gradExpandBias: s.g + 21889616,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(675)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(428),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3094784,
             savedInvStd: s.f + 3097856, activation: .silu, gradInput: s.tensor(473), gradGamma: s.g + 21090768,
             gradBeta: s.g + 21093840, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(676)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
                 activation: .silu, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(677)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -7668,39 +8478,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
                 eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 3088640, pool: pool)
-            s.profiler?.stop(602)
+            s.profiler?.stop(678)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3128576, count: 27648)
-        s.profiler?.stop(603)
+        s.profiler?.stop(679)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), batch: s.n, height: 15,
             width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 3100928, gradInput: s.tensor(474), gradWeights: s.f + 3128576, pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(680)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3128576, channels: 3072, kernel: 3, into: s.g + 21063120)
-        s.profiler?.stop(605)
+        s.profiler?.stop(681)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(426),
             pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3088640,
             savedInvStd: s.f + 3091712, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 21050832,
             gradBeta: s.g + 21053904, pool: pool)
-        s.profiler?.stop(606)
+        s.profiler?.stop(682)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(425), weights: s.p + 19477968,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(476),
             gradWeights: s.g + 19477968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(683)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(476), s.tensor(468), count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(684)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
@@ -7711,14 +8521,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3087616,
             savedInvStd: s.f + 3088128, activation: .identity, gradInput: s.tensor(476), gradGamma: s.g + 19475920,
             gradBeta: s.g + 19476432, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(685)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3051136, savedInvStd: s.f + 3052960,
                 activation: .silu, output: s.tensor(479), pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(686)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -7726,21 +8536,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
                 eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3051136, pool: pool)
-            s.profiler?.stop(611)
+            s.profiler?.stop(687)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(479), savedScale: s.tensor(423), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(478), pool: pool)
-            s.profiler?.stop(612)
+            s.profiler?.stop(688)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(476), input: s.tensor(478), weights: s.p + 18542032,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(477),
             gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(689)
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, pixels: 225,
@@ -7749,21 +8559,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(423), gradInput: s.tensor(480), gradReduceWeights: s.g + 18262880,
             gradReduceBias: s.g + 18401504, gradExpandWeights: s.g + 18401584, gradExpandBias: s.g + 18540208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(614)
+        s.profiler?.stop(690)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(480), input: s.tensor(418),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3051136,
             savedInvStd: s.f + 3052960, activation: .silu, gradInput: s.tensor(480), gradGamma: s.g + 18255584,
             gradBeta: s.g + 18257408, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(691)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
                 activation: .silu, output: s.tensor(482), pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(692)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -7771,35 +8581,35 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
                 eps: 0.001, activation: .silu, output: s.tensor(482), scratch: s.f + 3047488, pool: pool)
-            s.profiler?.stop(617)
+            s.profiler?.stop(693)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3071200, count: 16416)
-        s.profiler?.stop(618)
+        s.profiler?.stop(694)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(480), input: s.tensor(482), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 3054784, gradInput: s.tensor(481), gradWeights: s.f + 3071200, pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(695)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3071200, channels: 1824, kernel: 3, into: s.g + 18239168)
-        s.profiler?.stop(620)
+        s.profiler?.stop(696)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(481), input: s.tensor(416),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3047488,
             savedInvStd: s.f + 3049312, activation: .silu, gradInput: s.tensor(481), gradGamma: s.g + 18231872,
             gradBeta: s.g + 18233696, pool: pool)
-        s.profiler?.stop(621)
+        s.profiler?.stop(697)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(414), weights: s.p + 17677376,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(483),
             gradWeights: s.g + 17677376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(698)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7809,21 +8619,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(483),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(484), pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(699)
         // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(484), input: s.tensor(412),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3046880,
             savedInvStd: s.f + 3047184, activation: .identity, gradInput: s.tensor(484), gradGamma: s.g + 17676160,
             gradBeta: s.g + 17676464, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(700)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2952032, savedInvStd: s.f + 2953856,
                 activation: .silu, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(625)
+            s.profiler?.stop(701)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -7831,21 +8641,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
                 eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 2952032, pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(702)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(487), savedScale: s.tensor(411), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(486), pool: pool)
-            s.profiler?.stop(627)
+            s.profiler?.stop(703)
         }
         // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(484), input: s.tensor(486), weights: s.p + 17121664,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(485),
             gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(704)
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, pixels: 225,
@@ -7854,21 +8664,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(411), gradInput: s.tensor(488), gradReduceWeights: s.g + 16842512,
             gradReduceBias: s.g + 16981136, gradExpandWeights: s.g + 16981216, gradExpandBias: s.g + 17119840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(629)
+        s.profiler?.stop(705)
         // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(488), input: s.tensor(406),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2952032,
             savedInvStd: s.f + 2953856, activation: .silu, gradInput: s.tensor(488), gradGamma: s.g + 16835216,
             gradBeta: s.g + 16837040, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(706)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
                 activation: .silu, output: s.tensor(490), pool: pool)
-            s.profiler?.stop(631)
+            s.profiler?.stop(707)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -7876,39 +8686,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
                 eps: 0.001, activation: .silu, output: s.tensor(490), scratch: s.f + 2948384, pool: pool)
-            s.profiler?.stop(632)
+            s.profiler?.stop(708)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3001280, count: 45600)
-        s.profiler?.stop(633)
+        s.profiler?.stop(709)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(488), input: s.tensor(490), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2955680, gradInput: s.tensor(489), gradWeights: s.f + 3001280, pool: pool)
-        s.profiler?.stop(634)
+        s.profiler?.stop(710)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3001280, channels: 1824, kernel: 5, into: s.g + 16789616)
-        s.profiler?.stop(635)
+        s.profiler?.stop(711)
         // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(404),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2948384,
             savedInvStd: s.f + 2950208, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 16782320,
             gradBeta: s.g + 16784144, pool: pool)
-        s.profiler?.stop(636)
+        s.profiler?.stop(712)
         // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(402), weights: s.p + 16227824,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(491),
             gradWeights: s.g + 16227824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(713)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(491), s.tensor(483), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(714)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7918,21 +8728,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(491),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(492), pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(715)
         // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(492), input: s.tensor(400),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2947776,
             savedInvStd: s.f + 2948080, activation: .identity, gradInput: s.tensor(492), gradGamma: s.g + 16226608,
             gradBeta: s.g + 16226912, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(716)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2852928, savedInvStd: s.f + 2854752,
                 activation: .silu, output: s.tensor(495), pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(717)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -7940,21 +8750,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
                 eps: 0.001, activation: .silu, output: s.tensor(495), scratch: s.f + 2852928, pool: pool)
-            s.profiler?.stop(642)
+            s.profiler?.stop(718)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(495), savedScale: s.tensor(399), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(494), pool: pool)
-            s.profiler?.stop(643)
+            s.profiler?.stop(719)
         }
         // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(492), input: s.tensor(494), weights: s.p + 15672112,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(493),
             gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(644)
+        s.profiler?.stop(720)
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, pixels: 225,
@@ -7963,21 +8773,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(399), gradInput: s.tensor(496), gradReduceWeights: s.g + 15392960,
             gradReduceBias: s.g + 15531584, gradExpandWeights: s.g + 15531664, gradExpandBias: s.g + 15670288,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(721)
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(496), input: s.tensor(394),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2852928,
             savedInvStd: s.f + 2854752, activation: .silu, gradInput: s.tensor(496), gradGamma: s.g + 15385664,
             gradBeta: s.g + 15387488, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(722)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
                 activation: .silu, output: s.tensor(498), pool: pool)
-            s.profiler?.stop(647)
+            s.profiler?.stop(723)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -7985,39 +8795,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
                 eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 2849280, pool: pool)
-            s.profiler?.stop(648)
+            s.profiler?.stop(724)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2902176, count: 45600)
-        s.profiler?.stop(649)
+        s.profiler?.stop(725)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2856576, gradInput: s.tensor(497), gradWeights: s.f + 2902176, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(726)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2902176, channels: 1824, kernel: 5, into: s.g + 15340064)
-        s.profiler?.stop(651)
+        s.profiler?.stop(727)
         // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(392),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2849280,
             savedInvStd: s.f + 2851104, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 15332768,
             gradBeta: s.g + 15334592, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(728)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(390), weights: s.p + 14778272,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(499),
             gradWeights: s.g + 14778272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(729)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(499), s.tensor(491), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(654)
+        s.profiler?.stop(730)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8027,21 +8837,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(499),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(500), pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(731)
         // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(388),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2848672,
             savedInvStd: s.f + 2848976, activation: .identity, gradInput: s.tensor(500), gradGamma: s.g + 14777056,
             gradBeta: s.g + 14777360, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(732)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2753824, savedInvStd: s.f + 2755648,
                 activation: .silu, output: s.tensor(503), pool: pool)
-            s.profiler?.stop(657)
+            s.profiler?.stop(733)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -8049,21 +8859,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
                 eps: 0.001, activation: .silu, output: s.tensor(503), scratch: s.f + 2753824, pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(734)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(503), savedScale: s.tensor(387), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(502), pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(735)
         }
         // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), weights: s.p + 14222560,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(501),
             gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(660)
+        s.profiler?.stop(736)
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(501), input: s.tensor(503), batch: s.n, pixels: 225,
@@ -8072,21 +8882,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(387), gradInput: s.tensor(504), gradReduceWeights: s.g + 13943408,
             gradReduceBias: s.g + 14082032, gradExpandWeights: s.g + 14082112, gradExpandBias: s.g + 14220736,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(737)
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(382),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2753824,
             savedInvStd: s.f + 2755648, activation: .silu, gradInput: s.tensor(504), gradGamma: s.g + 13936112,
             gradBeta: s.g + 13937936, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(738)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
                 activation: .silu, output: s.tensor(506), pool: pool)
-            s.profiler?.stop(663)
+            s.profiler?.stop(739)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -8094,39 +8904,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
                 eps: 0.001, activation: .silu, output: s.tensor(506), scratch: s.f + 2750176, pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(740)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2803072, count: 45600)
-        s.profiler?.stop(665)
+        s.profiler?.stop(741)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2757472, gradInput: s.tensor(505), gradWeights: s.f + 2803072, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(742)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2803072, channels: 1824, kernel: 5, into: s.g + 13890512)
-        s.profiler?.stop(667)
+        s.profiler?.stop(743)
         // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(505), input: s.tensor(380),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2750176,
             savedInvStd: s.f + 2752000, activation: .silu, gradInput: s.tensor(505), gradGamma: s.g + 13883216,
             gradBeta: s.g + 13885040, pool: pool)
-        s.profiler?.stop(668)
+        s.profiler?.stop(744)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(505), input: s.tensor(378), weights: s.p + 13328720,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(507),
             gradWeights: s.g + 13328720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(745)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(507), s.tensor(499), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(746)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8136,21 +8946,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(507),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(508), pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(747)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(376),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2749568,
             savedInvStd: s.f + 2749872, activation: .identity, gradInput: s.tensor(508), gradGamma: s.g + 13327504,
             gradBeta: s.g + 13327808, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(748)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2654720, savedInvStd: s.f + 2656544,
                 activation: .silu, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(749)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -8158,21 +8968,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 2654720, pool: pool)
-            s.profiler?.stop(674)
+            s.profiler?.stop(750)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(511), savedScale: s.tensor(375), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(510), pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(751)
         }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), weights: s.p + 12773008,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(509),
             gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(752)
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(509), input: s.tensor(511), batch: s.n, pixels: 225,
@@ -8181,21 +8991,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(375), gradInput: s.tensor(512), gradReduceWeights: s.g + 12493856,
             gradReduceBias: s.g + 12632480, gradExpandWeights: s.g + 12632560, gradExpandBias: s.g + 12771184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(753)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(370),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2654720,
             savedInvStd: s.f + 2656544, activation: .silu, gradInput: s.tensor(512), gradGamma: s.g + 12486560,
             gradBeta: s.g + 12488384, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(754)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
                 activation: .silu, output: s.tensor(514), pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(755)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -8203,39 +9013,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
                 eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 2651072, pool: pool)
-            s.profiler?.stop(680)
+            s.profiler?.stop(756)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2703968, count: 45600)
-        s.profiler?.stop(681)
+        s.profiler?.stop(757)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2658368, gradInput: s.tensor(513), gradWeights: s.f + 2703968, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(758)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2703968, channels: 1824, kernel: 5, into: s.g + 12440960)
-        s.profiler?.stop(683)
+        s.profiler?.stop(759)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(513), input: s.tensor(368),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2651072,
             savedInvStd: s.f + 2652896, activation: .silu, gradInput: s.tensor(513), gradGamma: s.g + 12433664,
             gradBeta: s.g + 12435488, pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(760)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(513), input: s.tensor(366), weights: s.p + 11879168,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
             gradWeights: s.g + 11879168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(761)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(515), s.tensor(507), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(686)
+        s.profiler?.stop(762)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8245,21 +9055,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(516), pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(763)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(364),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2650464,
             savedInvStd: s.f + 2650768, activation: .identity, gradInput: s.tensor(516), gradGamma: s.g + 11877952,
             gradBeta: s.g + 11878256, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(764)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2555616, savedInvStd: s.f + 2557440,
                 activation: .silu, output: s.tensor(519), pool: pool)
-            s.profiler?.stop(689)
+            s.profiler?.stop(765)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -8267,21 +9077,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
                 eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 2555616, pool: pool)
-            s.profiler?.stop(690)
+            s.profiler?.stop(766)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(363), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
-            s.profiler?.stop(691)
+            s.profiler?.stop(767)
         }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), weights: s.p + 11323456,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
             gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(692)
+        s.profiler?.stop(768)
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(517), input: s.tensor(519), batch: s.n, pixels: 225,
@@ -8290,21 +9100,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(363), gradInput: s.tensor(520), gradReduceWeights: s.g + 11044304,
             gradReduceBias: s.g + 11182928, gradExpandWeights: s.g + 11183008, gradExpandBias: s.g + 11321632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(769)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(358),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2555616,
             savedInvStd: s.f + 2557440, activation: .silu, gradInput: s.tensor(520), gradGamma: s.g + 11037008,
             gradBeta: s.g + 11038832, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(770)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
                 activation: .silu, output: s.tensor(522), pool: pool)
-            s.profiler?.stop(695)
+            s.profiler?.stop(771)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -8312,39 +9122,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
                 eps: 0.001, activation: .silu, output: s.tensor(522), scratch: s.f + 2551968, pool: pool)
-            s.profiler?.stop(696)
+            s.profiler?.stop(772)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2604864, count: 45600)
-        s.profiler?.stop(697)
+        s.profiler?.stop(773)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2559264, gradInput: s.tensor(521), gradWeights: s.f + 2604864, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(774)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2604864, channels: 1824, kernel: 5, into: s.g + 10991408)
-        s.profiler?.stop(699)
+        s.profiler?.stop(775)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(521), input: s.tensor(356),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2551968,
             savedInvStd: s.f + 2553792, activation: .silu, gradInput: s.tensor(521), gradGamma: s.g + 10984112,
             gradBeta: s.g + 10985936, pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(776)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(521), input: s.tensor(354), weights: s.p + 10429616,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(523),
             gradWeights: s.g + 10429616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
+        s.profiler?.stop(777)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(523), s.tensor(515), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(778)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8354,21 +9164,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(523),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(524), pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(779)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(352),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2551360,
             savedInvStd: s.f + 2551664, activation: .identity, gradInput: s.tensor(524), gradGamma: s.g + 10428400,
             gradBeta: s.g + 10428704, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(780)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2456512, savedInvStd: s.f + 2458336,
                 activation: .silu, output: s.tensor(527), pool: pool)
-            s.profiler?.stop(705)
+            s.profiler?.stop(781)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -8376,21 +9186,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
                 eps: 0.001, activation: .silu, output: s.tensor(527), scratch: s.f + 2456512, pool: pool)
-            s.profiler?.stop(706)
+            s.profiler?.stop(782)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(527), savedScale: s.tensor(351), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(526), pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(783)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), weights: s.p + 9873904,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(525),
             gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(784)
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(525), input: s.tensor(527), batch: s.n, pixels: 225,
@@ -8399,21 +9209,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(351), gradInput: s.tensor(528), gradReduceWeights: s.g + 9594752,
             gradReduceBias: s.g + 9733376, gradExpandWeights: s.g + 9733456, gradExpandBias: s.g + 9872080,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(785)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(346),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2456512,
             savedInvStd: s.f + 2458336, activation: .silu, gradInput: s.tensor(528), gradGamma: s.g + 9587456,
             gradBeta: s.g + 9589280, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(786)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
                 activation: .silu, output: s.tensor(530), pool: pool)
-            s.profiler?.stop(711)
+            s.profiler?.stop(787)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -8421,39 +9231,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
                 eps: 0.001, activation: .silu, output: s.tensor(530), scratch: s.f + 2452864, pool: pool)
-            s.profiler?.stop(712)
+            s.profiler?.stop(788)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2505760, count: 45600)
-        s.profiler?.stop(713)
+        s.profiler?.stop(789)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2460160, gradInput: s.tensor(529), gradWeights: s.f + 2505760, pool: pool)
-        s.profiler?.stop(714)
+        s.profiler?.stop(790)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2505760, channels: 1824, kernel: 5, into: s.g + 9541856)
-        s.profiler?.stop(715)
+        s.profiler?.stop(791)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(529), input: s.tensor(344),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2452864,
             savedInvStd: s.f + 2454688, activation: .silu, gradInput: s.tensor(529), gradGamma: s.g + 9534560,
             gradBeta: s.g + 9536384, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(792)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(529), input: s.tensor(342), weights: s.p + 8980064,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(531),
             gradWeights: s.g + 8980064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(717)
+        s.profiler?.stop(793)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(531), s.tensor(523), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(718)
+        s.profiler?.stop(794)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8463,21 +9273,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(531),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(532), pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(795)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(340),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2452256,
             savedInvStd: s.f + 2452560, activation: .identity, gradInput: s.tensor(532), gradGamma: s.g + 8978848,
             gradBeta: s.g + 8979152, pool: pool)
-        s.profiler?.stop(720)
+        s.profiler?.stop(796)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2357408, savedInvStd: s.f + 2359232,
                 activation: .silu, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(721)
+            s.profiler?.stop(797)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -8485,21 +9295,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
                 eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 2357408, pool: pool)
-            s.profiler?.stop(722)
+            s.profiler?.stop(798)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(535), savedScale: s.tensor(339), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(534), pool: pool)
-            s.profiler?.stop(723)
+            s.profiler?.stop(799)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), weights: s.p + 8424352,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(533),
             gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(800)
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(533), input: s.tensor(535), batch: s.n, pixels: 225,
@@ -8508,21 +9318,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(339), gradInput: s.tensor(536), gradReduceWeights: s.g + 8145200,
             gradReduceBias: s.g + 8283824, gradExpandWeights: s.g + 8283904, gradExpandBias: s.g + 8422528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(801)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(334),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2357408,
             savedInvStd: s.f + 2359232, activation: .silu, gradInput: s.tensor(536), gradGamma: s.g + 8137904,
             gradBeta: s.g + 8139728, pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(802)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
                 activation: .silu, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(727)
+            s.profiler?.stop(803)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -8530,39 +9340,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
                 eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 2353760, pool: pool)
-            s.profiler?.stop(728)
+            s.profiler?.stop(804)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2406656, count: 45600)
-        s.profiler?.stop(729)
+        s.profiler?.stop(805)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2361056, gradInput: s.tensor(537), gradWeights: s.f + 2406656, pool: pool)
-        s.profiler?.stop(730)
+        s.profiler?.stop(806)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2406656, channels: 1824, kernel: 5, into: s.g + 8092304)
-        s.profiler?.stop(731)
+        s.profiler?.stop(807)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(537), input: s.tensor(332),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2353760,
             savedInvStd: s.f + 2355584, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 8085008,
             gradBeta: s.g + 8086832, pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(808)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(330), weights: s.p + 7530512,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(539),
             gradWeights: s.g + 7530512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(733)
+        s.profiler?.stop(809)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(539), s.tensor(531), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(810)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8572,21 +9382,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(539),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(540), pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(811)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(328),
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2353152,
             savedInvStd: s.f + 2353456, activation: .identity, gradInput: s.tensor(540), gradGamma: s.g + 7529296,
             gradBeta: s.g + 7529600, pool: pool)
-        s.profiler?.stop(736)
+        s.profiler?.stop(812)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2258304, savedInvStd: s.f + 2260128,
                 activation: .silu, output: s.tensor(543), pool: pool)
-            s.profiler?.stop(737)
+            s.profiler?.stop(813)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -8594,21 +9404,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
                 eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 2258304, pool: pool)
-            s.profiler?.stop(738)
+            s.profiler?.stop(814)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(543), savedScale: s.tensor(327), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(542), pool: pool)
-            s.profiler?.stop(739)
+            s.profiler?.stop(815)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), weights: s.p + 6974800,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(541),
             gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(816)
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(541), input: s.tensor(543), batch: s.n, pixels: 225,
@@ -8617,21 +9427,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(327), gradInput: s.tensor(544), gradReduceWeights: s.g + 6695648,
             gradReduceBias: s.g + 6834272, gradExpandWeights: s.g + 6834352, gradExpandBias: s.g + 6972976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(817)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(544), input: s.tensor(322),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2258304,
             savedInvStd: s.f + 2260128, activation: .silu, gradInput: s.tensor(544), gradGamma: s.g + 6688352,
             gradBeta: s.g + 6690176, pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(818)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
                 activation: .silu, output: s.tensor(546), pool: pool)
-            s.profiler?.stop(743)
+            s.profiler?.stop(819)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -8639,39 +9449,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
                 eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 2254656, pool: pool)
-            s.profiler?.stop(744)
+            s.profiler?.stop(820)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2307552, count: 45600)
-        s.profiler?.stop(745)
+        s.profiler?.stop(821)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2261952, gradInput: s.tensor(545), gradWeights: s.f + 2307552, pool: pool)
-        s.profiler?.stop(746)
+        s.profiler?.stop(822)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2307552, channels: 1824, kernel: 5, into: s.g + 6642752)
-        s.profiler?.stop(747)
+        s.profiler?.stop(823)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(545), input: s.tensor(320),
             pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2254656,
             savedInvStd: s.f + 2256480, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 6635456,
             gradBeta: s.g + 6637280, pool: pool)
-        s.profiler?.stop(748)
+        s.profiler?.stop(824)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(319), weights: s.p + 6080960,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(547),
             gradWeights: s.g + 6080960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(749)
+        s.profiler?.stop(825)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(547), s.tensor(539), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(750)
+        s.profiler?.stop(826)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
@@ -8682,14 +9492,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2254048,
             savedInvStd: s.f + 2254352, activation: .identity, gradInput: s.tensor(547), gradGamma: s.g + 6079744,
             gradBeta: s.g + 6080048, pool: pool)
-        s.profiler?.stop(751)
+        s.profiler?.stop(827)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2199136, savedInvStd: s.f + 2200192,
                 activation: .silu, output: s.tensor(550), pool: pool)
-            s.profiler?.stop(752)
+            s.profiler?.stop(828)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -8697,21 +9507,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
                 eps: 0.001, activation: .silu, output: s.tensor(550), scratch: s.f + 2199136, pool: pool)
-            s.profiler?.stop(753)
+            s.profiler?.stop(829)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(550), savedScale: s.tensor(317), batch: s.n,
                 pixels: 225, channels: 1056, output: s.tensor(549), pool: pool)
-            s.profiler?.stop(754)
+            s.profiler?.stop(830)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), weights: s.p + 5758720,
             pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(548),
             gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(755)
+        s.profiler?.stop(831)
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(548), input: s.tensor(550), batch: s.n, pixels: 225,
@@ -8720,21 +9530,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(317), gradInput: s.tensor(551), gradReduceWeights: s.g + 5664688,
             gradReduceBias: s.g + 5711152, gradExpandWeights: s.g + 5711200, gradExpandBias: s.g + 5757664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(832)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(312),
             pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2199136,
             savedInvStd: s.f + 2200192, activation: .silu, gradInput: s.tensor(551), gradGamma: s.g + 5660464,
             gradBeta: s.g + 5661520, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(833)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
                 activation: .silu, output: s.tensor(553), pool: pool)
-            s.profiler?.stop(758)
+            s.profiler?.stop(834)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -8742,35 +9552,35 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
                 eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 2197024, pool: pool)
-            s.profiler?.stop(759)
+            s.profiler?.stop(835)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2227648, count: 26400)
-        s.profiler?.stop(760)
+        s.profiler?.stop(836)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2201248, gradInput: s.tensor(552), gradWeights: s.f + 2227648, pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(837)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2227648, channels: 1056, kernel: 5, into: s.g + 5634064)
-        s.profiler?.stop(762)
+        s.profiler?.stop(838)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(552), input: s.tensor(310),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2197024,
             savedInvStd: s.f + 2198080, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 5629840,
             gradBeta: s.g + 5630896, pool: pool)
-        s.profiler?.stop(763)
+        s.profiler?.stop(839)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(308), weights: s.p + 5443984,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(554),
             gradWeights: s.g + 5443984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(840)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -8780,21 +9590,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(554),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(555), pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(841)
         // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(306),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2196672,
             savedInvStd: s.f + 2196848, activation: .identity, gradInput: s.tensor(555), gradGamma: s.g + 5443280,
             gradBeta: s.g + 5443456, pool: pool)
-        s.profiler?.stop(766)
+        s.profiler?.stop(842)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2141760, savedInvStd: s.f + 2142816,
                 activation: .silu, output: s.tensor(558), pool: pool)
-            s.profiler?.stop(767)
+            s.profiler?.stop(843)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -8802,21 +9612,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
                 eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 2141760, pool: pool)
-            s.profiler?.stop(768)
+            s.profiler?.stop(844)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(558), savedScale: s.tensor(305), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(557), pool: pool)
-            s.profiler?.stop(769)
+            s.profiler?.stop(845)
         }
         // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), weights: s.p + 5257424,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(556),
             gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(770)
+        s.profiler?.stop(846)
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(556), input: s.tensor(558), batch: s.n, pixels: 841,
@@ -8825,21 +9635,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(305), gradInput: s.tensor(559), gradReduceWeights: s.g + 5163392,
             gradReduceBias: s.g + 5209856, gradExpandWeights: s.g + 5209904, gradExpandBias: s.g + 5256368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(847)
         // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(300),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2141760,
             savedInvStd: s.f + 2142816, activation: .silu, gradInput: s.tensor(559), gradGamma: s.g + 5159168,
             gradBeta: s.g + 5160224, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(848)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
                 activation: .silu, output: s.tensor(561), pool: pool)
-            s.profiler?.stop(773)
+            s.profiler?.stop(849)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -8847,39 +9657,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
                 eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 2139648, pool: pool)
-            s.profiler?.stop(774)
+            s.profiler?.stop(850)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2170272, count: 26400)
-        s.profiler?.stop(775)
+        s.profiler?.stop(851)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 2143872, gradInput: s.tensor(560), gradWeights: s.f + 2170272, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(852)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2170272, channels: 1056, kernel: 5, into: s.g + 5132768)
-        s.profiler?.stop(777)
+        s.profiler?.stop(853)
         // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(560), input: s.tensor(298),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2139648,
             savedInvStd: s.f + 2140704, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 5128544,
             gradBeta: s.g + 5129600, pool: pool)
-        s.profiler?.stop(778)
+        s.profiler?.stop(854)
         // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(296), weights: s.p + 4942688,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(562),
             gradWeights: s.g + 4942688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(779)
+        s.profiler?.stop(855)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(562), s.tensor(554), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(856)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -8889,21 +9699,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(562),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(563), pool: pool)
-        s.profiler?.stop(781)
+        s.profiler?.stop(857)
         // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(294),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2139296,
             savedInvStd: s.f + 2139472, activation: .identity, gradInput: s.tensor(563), gradGamma: s.g + 4941984,
             gradBeta: s.g + 4942160, pool: pool)
-        s.profiler?.stop(782)
+        s.profiler?.stop(858)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2084384, savedInvStd: s.f + 2085440,
                 activation: .silu, output: s.tensor(566), pool: pool)
-            s.profiler?.stop(783)
+            s.profiler?.stop(859)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -8911,21 +9721,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
                 eps: 0.001, activation: .silu, output: s.tensor(566), scratch: s.f + 2084384, pool: pool)
-            s.profiler?.stop(784)
+            s.profiler?.stop(860)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(566), savedScale: s.tensor(293), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(565), pool: pool)
-            s.profiler?.stop(785)
+            s.profiler?.stop(861)
         }
         // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), weights: s.p + 4756128,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(564),
             gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(786)
+        s.profiler?.stop(862)
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(564), input: s.tensor(566), batch: s.n, pixels: 841,
@@ -8934,21 +9744,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(293), gradInput: s.tensor(567), gradReduceWeights: s.g + 4662096,
             gradReduceBias: s.g + 4708560, gradExpandWeights: s.g + 4708608, gradExpandBias: s.g + 4755072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(863)
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(288),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2084384,
             savedInvStd: s.f + 2085440, activation: .silu, gradInput: s.tensor(567), gradGamma: s.g + 4657872,
             gradBeta: s.g + 4658928, pool: pool)
-        s.profiler?.stop(788)
+        s.profiler?.stop(864)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
                 activation: .silu, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(789)
+            s.profiler?.stop(865)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -8956,39 +9766,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
                 eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 2082272, pool: pool)
-            s.profiler?.stop(790)
+            s.profiler?.stop(866)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2112896, count: 26400)
-        s.profiler?.stop(791)
+        s.profiler?.stop(867)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 2086496, gradInput: s.tensor(568), gradWeights: s.f + 2112896, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(868)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2112896, channels: 1056, kernel: 5, into: s.g + 4631472)
-        s.profiler?.stop(793)
+        s.profiler?.stop(869)
         // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(568), input: s.tensor(286),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2082272,
             savedInvStd: s.f + 2083328, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 4627248,
             gradBeta: s.g + 4628304, pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(870)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(284), weights: s.p + 4441392,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
             gradWeights: s.g + 4441392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(795)
+        s.profiler?.stop(871)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(570), s.tensor(562), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(796)
+        s.profiler?.stop(872)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -8998,21 +9808,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(570),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(571), pool: pool)
-        s.profiler?.stop(797)
+        s.profiler?.stop(873)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(282),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2081920,
             savedInvStd: s.f + 2082096, activation: .identity, gradInput: s.tensor(571), gradGamma: s.g + 4440688,
             gradBeta: s.g + 4440864, pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(874)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2027008, savedInvStd: s.f + 2028064,
                 activation: .silu, output: s.tensor(574), pool: pool)
-            s.profiler?.stop(799)
+            s.profiler?.stop(875)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -9020,21 +9830,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
                 eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 2027008, pool: pool)
-            s.profiler?.stop(800)
+            s.profiler?.stop(876)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(574), savedScale: s.tensor(281), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
-            s.profiler?.stop(801)
+            s.profiler?.stop(877)
         }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), weights: s.p + 4254832,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
             gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(878)
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(572), input: s.tensor(574), batch: s.n, pixels: 841,
@@ -9043,21 +9853,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(281), gradInput: s.tensor(575), gradReduceWeights: s.g + 4160800,
             gradReduceBias: s.g + 4207264, gradExpandWeights: s.g + 4207312, gradExpandBias: s.g + 4253776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(879)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(575), input: s.tensor(276),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2027008,
             savedInvStd: s.f + 2028064, activation: .silu, gradInput: s.tensor(575), gradGamma: s.g + 4156576,
             gradBeta: s.g + 4157632, pool: pool)
-        s.profiler?.stop(804)
+        s.profiler?.stop(880)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
                 activation: .silu, output: s.tensor(577), pool: pool)
-            s.profiler?.stop(805)
+            s.profiler?.stop(881)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -9065,39 +9875,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
                 eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 2024896, pool: pool)
-            s.profiler?.stop(806)
+            s.profiler?.stop(882)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2055520, count: 26400)
-        s.profiler?.stop(807)
+        s.profiler?.stop(883)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 2029120, gradInput: s.tensor(576), gradWeights: s.f + 2055520, pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(884)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2055520, channels: 1056, kernel: 5, into: s.g + 4130176)
-        s.profiler?.stop(809)
+        s.profiler?.stop(885)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(576), input: s.tensor(274),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2024896,
             savedInvStd: s.f + 2025952, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 4125952,
             gradBeta: s.g + 4127008, pool: pool)
-        s.profiler?.stop(810)
+        s.profiler?.stop(886)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(272), weights: s.p + 3940096,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(578),
             gradWeights: s.g + 3940096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(887)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(578), s.tensor(570), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(812)
+        s.profiler?.stop(888)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -9107,21 +9917,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(578),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(579), pool: pool)
-        s.profiler?.stop(813)
+        s.profiler?.stop(889)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(579), input: s.tensor(270),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2024544,
             savedInvStd: s.f + 2024720, activation: .identity, gradInput: s.tensor(579), gradGamma: s.g + 3939392,
             gradBeta: s.g + 3939568, pool: pool)
-        s.profiler?.stop(814)
+        s.profiler?.stop(890)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1969632, savedInvStd: s.f + 1970688,
                 activation: .silu, output: s.tensor(582), pool: pool)
-            s.profiler?.stop(815)
+            s.profiler?.stop(891)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -9129,21 +9939,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
                 eps: 0.001, activation: .silu, output: s.tensor(582), scratch: s.f + 1969632, pool: pool)
-            s.profiler?.stop(816)
+            s.profiler?.stop(892)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(582), savedScale: s.tensor(269), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(581), pool: pool)
-            s.profiler?.stop(817)
+            s.profiler?.stop(893)
         }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(581), weights: s.p + 3753536,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(580),
             gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(894)
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(580), input: s.tensor(582), batch: s.n, pixels: 841,
@@ -9152,21 +9962,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(269), gradInput: s.tensor(583), gradReduceWeights: s.g + 3659504,
             gradReduceBias: s.g + 3705968, gradExpandWeights: s.g + 3706016, gradExpandBias: s.g + 3752480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(819)
+        s.profiler?.stop(895)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(583), input: s.tensor(264),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1969632,
             savedInvStd: s.f + 1970688, activation: .silu, gradInput: s.tensor(583), gradGamma: s.g + 3655280,
             gradBeta: s.g + 3656336, pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(896)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
                 activation: .silu, output: s.tensor(585), pool: pool)
-            s.profiler?.stop(821)
+            s.profiler?.stop(897)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -9174,39 +9984,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
                 eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 1967520, pool: pool)
-            s.profiler?.stop(822)
+            s.profiler?.stop(898)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1998144, count: 26400)
-        s.profiler?.stop(823)
+        s.profiler?.stop(899)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1971744, gradInput: s.tensor(584), gradWeights: s.f + 1998144, pool: pool)
-        s.profiler?.stop(824)
+        s.profiler?.stop(900)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1998144, channels: 1056, kernel: 5, into: s.g + 3628880)
-        s.profiler?.stop(825)
+        s.profiler?.stop(901)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(584), input: s.tensor(262),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1967520,
             savedInvStd: s.f + 1968576, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 3624656,
             gradBeta: s.g + 3625712, pool: pool)
-        s.profiler?.stop(826)
+        s.profiler?.stop(902)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(260), weights: s.p + 3438800,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(586),
             gradWeights: s.g + 3438800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(827)
+        s.profiler?.stop(903)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(586), s.tensor(578), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(828)
+        s.profiler?.stop(904)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -9216,21 +10026,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(586),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(587), pool: pool)
-        s.profiler?.stop(829)
+        s.profiler?.stop(905)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(587), input: s.tensor(258),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1967168,
             savedInvStd: s.f + 1967344, activation: .identity, gradInput: s.tensor(587), gradGamma: s.g + 3438096,
             gradBeta: s.g + 3438272, pool: pool)
-        s.profiler?.stop(830)
+        s.profiler?.stop(906)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1912256, savedInvStd: s.f + 1913312,
                 activation: .silu, output: s.tensor(590), pool: pool)
-            s.profiler?.stop(831)
+            s.profiler?.stop(907)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -9238,21 +10048,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
                 eps: 0.001, activation: .silu, output: s.tensor(590), scratch: s.f + 1912256, pool: pool)
-            s.profiler?.stop(832)
+            s.profiler?.stop(908)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(590), savedScale: s.tensor(257), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(589), pool: pool)
-            s.profiler?.stop(833)
+            s.profiler?.stop(909)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(589), weights: s.p + 3252240,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(588),
             gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(910)
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(588), input: s.tensor(590), batch: s.n, pixels: 841,
@@ -9261,21 +10071,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(257), gradInput: s.tensor(591), gradReduceWeights: s.g + 3158208,
             gradReduceBias: s.g + 3204672, gradExpandWeights: s.g + 3204720, gradExpandBias: s.g + 3251184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(835)
+        s.profiler?.stop(911)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(591), input: s.tensor(252),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1912256,
             savedInvStd: s.f + 1913312, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 3153984,
             gradBeta: s.g + 3155040, pool: pool)
-        s.profiler?.stop(836)
+        s.profiler?.stop(912)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
                 activation: .silu, output: s.tensor(593), pool: pool)
-            s.profiler?.stop(837)
+            s.profiler?.stop(913)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -9283,39 +10093,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
                 eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 1910144, pool: pool)
-            s.profiler?.stop(838)
+            s.profiler?.stop(914)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1940768, count: 26400)
-        s.profiler?.stop(839)
+        s.profiler?.stop(915)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1914368, gradInput: s.tensor(592), gradWeights: s.f + 1940768, pool: pool)
-        s.profiler?.stop(840)
+        s.profiler?.stop(916)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1940768, channels: 1056, kernel: 5, into: s.g + 3127584)
-        s.profiler?.stop(841)
+        s.profiler?.stop(917)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(592), input: s.tensor(250),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1910144,
             savedInvStd: s.f + 1911200, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 3123360,
             gradBeta: s.g + 3124416, pool: pool)
-        s.profiler?.stop(842)
+        s.profiler?.stop(918)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(248), weights: s.p + 2937504,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(594),
             gradWeights: s.g + 2937504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(843)
+        s.profiler?.stop(919)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(594), s.tensor(586), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(844)
+        s.profiler?.stop(920)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -9325,21 +10135,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(594),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(595), pool: pool)
-        s.profiler?.stop(845)
+        s.profiler?.stop(921)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(595), input: s.tensor(246),
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1909792,
             savedInvStd: s.f + 1909968, activation: .identity, gradInput: s.tensor(595), gradGamma: s.g + 2936800,
             gradBeta: s.g + 2936976, pool: pool)
-        s.profiler?.stop(846)
+        s.profiler?.stop(922)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1854880, savedInvStd: s.f + 1855936,
                 activation: .silu, output: s.tensor(598), pool: pool)
-            s.profiler?.stop(847)
+            s.profiler?.stop(923)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -9347,21 +10157,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
                 eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 1854880, pool: pool)
-            s.profiler?.stop(848)
+            s.profiler?.stop(924)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(598), savedScale: s.tensor(245), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(597), pool: pool)
-            s.profiler?.stop(849)
+            s.profiler?.stop(925)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(597), weights: s.p + 2750944,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(596),
             gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(850)
+        s.profiler?.stop(926)
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(596), input: s.tensor(598), batch: s.n, pixels: 841,
@@ -9370,21 +10180,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(245), gradInput: s.tensor(599), gradReduceWeights: s.g + 2656912,
             gradReduceBias: s.g + 2703376, gradExpandWeights: s.g + 2703424, gradExpandBias: s.g + 2749888,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(851)
+        s.profiler?.stop(927)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(599), input: s.tensor(240),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1854880,
             savedInvStd: s.f + 1855936, activation: .silu, gradInput: s.tensor(599), gradGamma: s.g + 2652688,
             gradBeta: s.g + 2653744, pool: pool)
-        s.profiler?.stop(852)
+        s.profiler?.stop(928)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
                 activation: .silu, output: s.tensor(601), pool: pool)
-            s.profiler?.stop(853)
+            s.profiler?.stop(929)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -9392,39 +10202,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
                 eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 1852768, pool: pool)
-            s.profiler?.stop(854)
+            s.profiler?.stop(930)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1883392, count: 26400)
-        s.profiler?.stop(855)
+        s.profiler?.stop(931)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1856992, gradInput: s.tensor(600), gradWeights: s.f + 1883392, pool: pool)
-        s.profiler?.stop(856)
+        s.profiler?.stop(932)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1883392, channels: 1056, kernel: 5, into: s.g + 2626288)
-        s.profiler?.stop(857)
+        s.profiler?.stop(933)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(600), input: s.tensor(238),
             pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1852768,
             savedInvStd: s.f + 1853824, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 2622064,
             gradBeta: s.g + 2623120, pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(934)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(237), weights: s.p + 2436208,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(602),
             gradWeights: s.g + 2436208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(859)
+        s.profiler?.stop(935)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(602), s.tensor(594), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(860)
+        s.profiler?.stop(936)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
@@ -9435,14 +10245,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1852416,
             savedInvStd: s.f + 1852592, activation: .identity, gradInput: s.tensor(602), gradGamma: s.g + 2435504,
             gradBeta: s.g + 2435680, pool: pool)
-        s.profiler?.stop(861)
+        s.profiler?.stop(937)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1812480, savedInvStd: s.f + 1813248,
                 activation: .silu, output: s.tensor(605), pool: pool)
-            s.profiler?.stop(862)
+            s.profiler?.stop(938)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -9450,21 +10260,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
                 eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 1812480, pool: pool)
-            s.profiler?.stop(863)
+            s.profiler?.stop(939)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(605), savedScale: s.tensor(235), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(604), pool: pool)
-            s.profiler?.stop(864)
+            s.profiler?.stop(940)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), weights: s.p + 2300336,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(603),
             gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(865)
+        s.profiler?.stop(941)
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(603), input: s.tensor(605), batch: s.n, pixels: 841,
@@ -9473,21 +10283,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(235), gradInput: s.tensor(606), gradReduceWeights: s.g + 2250384,
             gradReduceBias: s.g + 2274960, gradExpandWeights: s.g + 2274992, gradExpandBias: s.g + 2299568,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(942)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(606), input: s.tensor(230),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1812480,
             savedInvStd: s.f + 1813248, activation: .silu, gradInput: s.tensor(606), gradGamma: s.g + 2247312,
             gradBeta: s.g + 2248080, pool: pool)
-        s.profiler?.stop(867)
+        s.profiler?.stop(943)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
                 activation: .silu, output: s.tensor(608), pool: pool)
-            s.profiler?.stop(868)
+            s.profiler?.stop(944)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -9495,35 +10305,35 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
                 eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 1810944, pool: pool)
-            s.profiler?.stop(869)
+            s.profiler?.stop(945)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1833216, count: 19200)
-        s.profiler?.stop(870)
+        s.profiler?.stop(946)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1814016, gradInput: s.tensor(607), gradWeights: s.f + 1833216, pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(947)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1833216, channels: 768, kernel: 5, into: s.g + 2228112)
-        s.profiler?.stop(872)
+        s.profiler?.stop(948)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(607), input: s.tensor(228),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1810944,
             savedInvStd: s.f + 1811712, activation: .silu, gradInput: s.tensor(607), gradGamma: s.g + 2225040,
             gradBeta: s.g + 2225808, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(949)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(607), input: s.tensor(226), weights: s.p + 2126736,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(609),
             gradWeights: s.g + 2126736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(950)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -9533,21 +10343,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(609),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(610), pool: pool)
-        s.profiler?.stop(875)
+        s.profiler?.stop(951)
         // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(610), input: s.tensor(224),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1810688,
             savedInvStd: s.f + 1810816, activation: .identity, gradInput: s.tensor(610), gradGamma: s.g + 2126224,
             gradBeta: s.g + 2126352, pool: pool)
-        s.profiler?.stop(876)
+        s.profiler?.stop(952)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1795328, savedInvStd: s.f + 1796096,
                 activation: .silu, output: s.tensor(613), pool: pool)
-            s.profiler?.stop(877)
+            s.profiler?.stop(953)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -9555,21 +10365,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
                 eps: 0.001, activation: .silu, output: s.tensor(613), scratch: s.f + 1795328, pool: pool)
-            s.profiler?.stop(878)
+            s.profiler?.stop(954)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(613), savedScale: s.tensor(223), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(612), pool: pool)
-            s.profiler?.stop(879)
+            s.profiler?.stop(955)
         }
         // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(612), weights: s.p + 2027920,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(611),
             gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(880)
+        s.profiler?.stop(956)
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(611), input: s.tensor(613), batch: s.n, pixels: 841,
@@ -9578,21 +10388,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(223), gradInput: s.tensor(614), gradReduceWeights: s.g + 1977968,
             gradReduceBias: s.g + 2002544, gradExpandWeights: s.g + 2002576, gradExpandBias: s.g + 2027152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(881)
+        s.profiler?.stop(957)
         // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(614), input: s.tensor(218),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1795328,
             savedInvStd: s.f + 1796096, activation: .silu, gradInput: s.tensor(614), gradGamma: s.g + 1974896,
             gradBeta: s.g + 1975664, pool: pool)
-        s.profiler?.stop(882)
+        s.profiler?.stop(958)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
                 activation: .silu, output: s.tensor(616), pool: pool)
-            s.profiler?.stop(883)
+            s.profiler?.stop(959)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -9600,39 +10410,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
                 eps: 0.001, activation: .silu, output: s.tensor(616), scratch: s.f + 1793792, pool: pool)
-            s.profiler?.stop(884)
+            s.profiler?.stop(960)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1803776, count: 6912)
-        s.profiler?.stop(885)
+        s.profiler?.stop(961)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1796864, gradInput: s.tensor(615), gradWeights: s.f + 1803776, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(962)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1803776, channels: 768, kernel: 3, into: s.g + 1967984)
-        s.profiler?.stop(887)
+        s.profiler?.stop(963)
         // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(615), input: s.tensor(216),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1793792,
             savedInvStd: s.f + 1794560, activation: .silu, gradInput: s.tensor(615), gradGamma: s.g + 1964912,
             gradBeta: s.g + 1965680, pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(964)
         // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(615), input: s.tensor(214), weights: s.p + 1866608,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(617),
             gradWeights: s.g + 1866608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(889)
+        s.profiler?.stop(965)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(617), s.tensor(609), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(890)
+        s.profiler?.stop(966)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -9642,21 +10452,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(617),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(618), pool: pool)
-        s.profiler?.stop(891)
+        s.profiler?.stop(967)
         // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(618), input: s.tensor(212),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1793536,
             savedInvStd: s.f + 1793664, activation: .identity, gradInput: s.tensor(618), gradGamma: s.g + 1866096,
             gradBeta: s.g + 1866224, pool: pool)
-        s.profiler?.stop(892)
+        s.profiler?.stop(968)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1778176, savedInvStd: s.f + 1778944,
                 activation: .silu, output: s.tensor(621), pool: pool)
-            s.profiler?.stop(893)
+            s.profiler?.stop(969)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -9664,21 +10474,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
                 eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 1778176, pool: pool)
-            s.profiler?.stop(894)
+            s.profiler?.stop(970)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(621), savedScale: s.tensor(211), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(620), pool: pool)
-            s.profiler?.stop(895)
+            s.profiler?.stop(971)
         }
         // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 1767792,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(619),
             gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(896)
+        s.profiler?.stop(972)
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(619), input: s.tensor(621), batch: s.n, pixels: 841,
@@ -9687,21 +10497,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(211), gradInput: s.tensor(622), gradReduceWeights: s.g + 1717840,
             gradReduceBias: s.g + 1742416, gradExpandWeights: s.g + 1742448, gradExpandBias: s.g + 1767024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(897)
+        s.profiler?.stop(973)
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(206),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1778176,
             savedInvStd: s.f + 1778944, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1714768,
             gradBeta: s.g + 1715536, pool: pool)
-        s.profiler?.stop(898)
+        s.profiler?.stop(974)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
                 activation: .silu, output: s.tensor(624), pool: pool)
-            s.profiler?.stop(899)
+            s.profiler?.stop(975)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -9709,39 +10519,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
                 eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 1776640, pool: pool)
-            s.profiler?.stop(900)
+            s.profiler?.stop(976)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1786624, count: 6912)
-        s.profiler?.stop(901)
+        s.profiler?.stop(977)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1779712, gradInput: s.tensor(623), gradWeights: s.f + 1786624, pool: pool)
-        s.profiler?.stop(902)
+        s.profiler?.stop(978)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1786624, channels: 768, kernel: 3, into: s.g + 1707856)
-        s.profiler?.stop(903)
+        s.profiler?.stop(979)
         // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(623), input: s.tensor(204),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1776640,
             savedInvStd: s.f + 1777408, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1704784,
             gradBeta: s.g + 1705552, pool: pool)
-        s.profiler?.stop(904)
+        s.profiler?.stop(980)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(623), input: s.tensor(202), weights: s.p + 1606480,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625),
             gradWeights: s.g + 1606480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(905)
+        s.profiler?.stop(981)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(625), s.tensor(617), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(906)
+        s.profiler?.stop(982)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -9751,21 +10561,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(625),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(626), pool: pool)
-        s.profiler?.stop(907)
+        s.profiler?.stop(983)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(626), input: s.tensor(200),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1776384,
             savedInvStd: s.f + 1776512, activation: .identity, gradInput: s.tensor(626), gradGamma: s.g + 1605968,
             gradBeta: s.g + 1606096, pool: pool)
-        s.profiler?.stop(908)
+        s.profiler?.stop(984)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1761024, savedInvStd: s.f + 1761792,
                 activation: .silu, output: s.tensor(629), pool: pool)
-            s.profiler?.stop(909)
+            s.profiler?.stop(985)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -9773,21 +10583,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
                 eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 1761024, pool: pool)
-            s.profiler?.stop(910)
+            s.profiler?.stop(986)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(629), savedScale: s.tensor(199), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
-            s.profiler?.stop(911)
+            s.profiler?.stop(987)
         }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(626), input: s.tensor(628), weights: s.p + 1507664,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627),
             gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(912)
+        s.profiler?.stop(988)
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(627), input: s.tensor(629), batch: s.n, pixels: 841,
@@ -9796,21 +10606,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(199), gradInput: s.tensor(630), gradReduceWeights: s.g + 1457712,
             gradReduceBias: s.g + 1482288, gradExpandWeights: s.g + 1482320, gradExpandBias: s.g + 1506896,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(913)
+        s.profiler?.stop(989)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(630), input: s.tensor(194),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1761024,
             savedInvStd: s.f + 1761792, activation: .silu, gradInput: s.tensor(630), gradGamma: s.g + 1454640,
             gradBeta: s.g + 1455408, pool: pool)
-        s.profiler?.stop(914)
+        s.profiler?.stop(990)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
                 activation: .silu, output: s.tensor(632), pool: pool)
-            s.profiler?.stop(915)
+            s.profiler?.stop(991)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -9818,39 +10628,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
                 eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 1759488, pool: pool)
-            s.profiler?.stop(916)
+            s.profiler?.stop(992)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1769472, count: 6912)
-        s.profiler?.stop(917)
+        s.profiler?.stop(993)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(630), input: s.tensor(632), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1762560, gradInput: s.tensor(631), gradWeights: s.f + 1769472, pool: pool)
-        s.profiler?.stop(918)
+        s.profiler?.stop(994)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1769472, channels: 768, kernel: 3, into: s.g + 1447728)
-        s.profiler?.stop(919)
+        s.profiler?.stop(995)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(631), input: s.tensor(192),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1759488,
             savedInvStd: s.f + 1760256, activation: .silu, gradInput: s.tensor(631), gradGamma: s.g + 1444656,
             gradBeta: s.g + 1445424, pool: pool)
-        s.profiler?.stop(920)
+        s.profiler?.stop(996)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(631), input: s.tensor(190), weights: s.p + 1346352,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(633),
             gradWeights: s.g + 1346352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(921)
+        s.profiler?.stop(997)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(633), s.tensor(625), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(922)
+        s.profiler?.stop(998)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -9860,21 +10670,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(633),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(634), pool: pool)
-        s.profiler?.stop(923)
+        s.profiler?.stop(999)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(634), input: s.tensor(188),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1759232,
             savedInvStd: s.f + 1759360, activation: .identity, gradInput: s.tensor(634), gradGamma: s.g + 1345840,
             gradBeta: s.g + 1345968, pool: pool)
-        s.profiler?.stop(924)
+        s.profiler?.stop(1000)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1743872, savedInvStd: s.f + 1744640,
                 activation: .silu, output: s.tensor(637), pool: pool)
-            s.profiler?.stop(925)
+            s.profiler?.stop(1001)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -9882,21 +10692,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
                 eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 1743872, pool: pool)
-            s.profiler?.stop(926)
+            s.profiler?.stop(1002)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(637), savedScale: s.tensor(187), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(636), pool: pool)
-            s.profiler?.stop(927)
+            s.profiler?.stop(1003)
         }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(634), input: s.tensor(636), weights: s.p + 1247536,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(635),
             gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(928)
+        s.profiler?.stop(1004)
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(635), input: s.tensor(637), batch: s.n, pixels: 841,
@@ -9905,21 +10715,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(187), gradInput: s.tensor(638), gradReduceWeights: s.g + 1197584,
             gradReduceBias: s.g + 1222160, gradExpandWeights: s.g + 1222192, gradExpandBias: s.g + 1246768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(929)
+        s.profiler?.stop(1005)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(638), input: s.tensor(182),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1743872,
             savedInvStd: s.f + 1744640, activation: .silu, gradInput: s.tensor(638), gradGamma: s.g + 1194512,
             gradBeta: s.g + 1195280, pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(1006)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
                 activation: .silu, output: s.tensor(640), pool: pool)
-            s.profiler?.stop(931)
+            s.profiler?.stop(1007)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -9927,39 +10737,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
                 eps: 0.001, activation: .silu, output: s.tensor(640), scratch: s.f + 1742336, pool: pool)
-            s.profiler?.stop(932)
+            s.profiler?.stop(1008)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1752320, count: 6912)
-        s.profiler?.stop(933)
+        s.profiler?.stop(1009)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(638), input: s.tensor(640), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1745408, gradInput: s.tensor(639), gradWeights: s.f + 1752320, pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(1010)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1752320, channels: 768, kernel: 3, into: s.g + 1187600)
-        s.profiler?.stop(935)
+        s.profiler?.stop(1011)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(639), input: s.tensor(180),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1742336,
             savedInvStd: s.f + 1743104, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 1184528,
             gradBeta: s.g + 1185296, pool: pool)
-        s.profiler?.stop(936)
+        s.profiler?.stop(1012)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(178), weights: s.p + 1086224,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(641),
             gradWeights: s.g + 1086224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(937)
+        s.profiler?.stop(1013)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(641), s.tensor(633), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(938)
+        s.profiler?.stop(1014)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -9969,21 +10779,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(641),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(642), pool: pool)
-        s.profiler?.stop(939)
+        s.profiler?.stop(1015)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(642), input: s.tensor(176),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1742080,
             savedInvStd: s.f + 1742208, activation: .identity, gradInput: s.tensor(642), gradGamma: s.g + 1085712,
             gradBeta: s.g + 1085840, pool: pool)
-        s.profiler?.stop(940)
+        s.profiler?.stop(1016)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1726720, savedInvStd: s.f + 1727488,
                 activation: .silu, output: s.tensor(645), pool: pool)
-            s.profiler?.stop(941)
+            s.profiler?.stop(1017)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -9991,21 +10801,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
                 eps: 0.001, activation: .silu, output: s.tensor(645), scratch: s.f + 1726720, pool: pool)
-            s.profiler?.stop(942)
+            s.profiler?.stop(1018)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(645), savedScale: s.tensor(175), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(644), pool: pool)
-            s.profiler?.stop(943)
+            s.profiler?.stop(1019)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(642), input: s.tensor(644), weights: s.p + 987408,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(643), gradWeights: s.g + 987408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(944)
+        s.profiler?.stop(1020)
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(643), input: s.tensor(645), batch: s.n, pixels: 841,
@@ -10014,21 +10824,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(175), gradInput: s.tensor(646), gradReduceWeights: s.g + 937456,
             gradReduceBias: s.g + 962032, gradExpandWeights: s.g + 962064, gradExpandBias: s.g + 986640,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(945)
+        s.profiler?.stop(1021)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(646), input: s.tensor(170),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1726720,
             savedInvStd: s.f + 1727488, activation: .silu, gradInput: s.tensor(646), gradGamma: s.g + 934384,
             gradBeta: s.g + 935152, pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(1022)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
                 activation: .silu, output: s.tensor(648), pool: pool)
-            s.profiler?.stop(947)
+            s.profiler?.stop(1023)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -10036,39 +10846,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
                 eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 1725184, pool: pool)
-            s.profiler?.stop(948)
+            s.profiler?.stop(1024)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1735168, count: 6912)
-        s.profiler?.stop(949)
+        s.profiler?.stop(1025)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(646), input: s.tensor(648), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1728256, gradInput: s.tensor(647), gradWeights: s.f + 1735168, pool: pool)
-        s.profiler?.stop(950)
+        s.profiler?.stop(1026)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1735168, channels: 768, kernel: 3, into: s.g + 927472)
-        s.profiler?.stop(951)
+        s.profiler?.stop(1027)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(647), input: s.tensor(168),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1725184,
             savedInvStd: s.f + 1725952, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 924400,
             gradBeta: s.g + 925168, pool: pool)
-        s.profiler?.stop(952)
+        s.profiler?.stop(1028)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(166), weights: s.p + 826096,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(649), gradWeights: s.g + 826096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(953)
+        s.profiler?.stop(1029)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(649), s.tensor(641), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(954)
+        s.profiler?.stop(1030)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -10078,21 +10888,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(649),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(650), pool: pool)
-        s.profiler?.stop(955)
+        s.profiler?.stop(1031)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(650), input: s.tensor(164),
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1724928,
             savedInvStd: s.f + 1725056, activation: .identity, gradInput: s.tensor(650), gradGamma: s.g + 825584,
             gradBeta: s.g + 825712, pool: pool)
-        s.profiler?.stop(956)
+        s.profiler?.stop(1032)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1709568, savedInvStd: s.f + 1710336,
                 activation: .silu, output: s.tensor(653), pool: pool)
-            s.profiler?.stop(957)
+            s.profiler?.stop(1033)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -10100,21 +10910,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
                 eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 1709568, pool: pool)
-            s.profiler?.stop(958)
+            s.profiler?.stop(1034)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(653), savedScale: s.tensor(163), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(652), pool: pool)
-            s.profiler?.stop(959)
+            s.profiler?.stop(1035)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(650), input: s.tensor(652), weights: s.p + 727280,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(651), gradWeights: s.g + 727280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(960)
+        s.profiler?.stop(1036)
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(651), input: s.tensor(653), batch: s.n, pixels: 841,
@@ -10123,21 +10933,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(163), gradInput: s.tensor(654), gradReduceWeights: s.g + 677328,
             gradReduceBias: s.g + 701904, gradExpandWeights: s.g + 701936, gradExpandBias: s.g + 726512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(961)
+        s.profiler?.stop(1037)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(654), input: s.tensor(158),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1709568,
             savedInvStd: s.f + 1710336, activation: .silu, gradInput: s.tensor(654), gradGamma: s.g + 674256,
             gradBeta: s.g + 675024, pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(1038)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
                 activation: .silu, output: s.tensor(656), pool: pool)
-            s.profiler?.stop(963)
+            s.profiler?.stop(1039)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -10145,39 +10955,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
                 eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 1708032, pool: pool)
-            s.profiler?.stop(964)
+            s.profiler?.stop(1040)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1718016, count: 6912)
-        s.profiler?.stop(965)
+        s.profiler?.stop(1041)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(654), input: s.tensor(656), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1711104, gradInput: s.tensor(655), gradWeights: s.f + 1718016, pool: pool)
-        s.profiler?.stop(966)
+        s.profiler?.stop(1042)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1718016, channels: 768, kernel: 3, into: s.g + 667344)
-        s.profiler?.stop(967)
+        s.profiler?.stop(1043)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(156),
             pixels: 841 &* s.n, channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1708032,
             savedInvStd: s.f + 1708800, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 664272,
             gradBeta: s.g + 665040, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(1044)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(155), weights: s.p + 565968,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(657), gradWeights: s.g + 565968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(969)
+        s.profiler?.stop(1045)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(657), s.tensor(649), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(970)
+        s.profiler?.stop(1046)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
@@ -10188,14 +10998,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1707776,
             savedInvStd: s.f + 1707904, activation: .identity, gradInput: s.tensor(657), gradGamma: s.g + 565456,
             gradBeta: s.g + 565584, pool: pool)
-        s.profiler?.stop(971)
+        s.profiler?.stop(1047)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1700096, savedInvStd: s.f + 1700480,
                 activation: .silu, output: s.tensor(660), pool: pool)
-            s.profiler?.stop(972)
+            s.profiler?.stop(1048)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -10203,21 +11013,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
                 eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 1700096, pool: pool)
-            s.profiler?.stop(973)
+            s.profiler?.stop(1049)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(660), savedScale: s.tensor(153), batch: s.n,
                 pixels: 841, channels: 384, output: s.tensor(659), pool: pool)
-            s.profiler?.stop(974)
+            s.profiler?.stop(1050)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(657), input: s.tensor(659), weights: s.p + 516304,
             pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(658), gradWeights: s.g + 516304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(975)
+        s.profiler?.stop(1051)
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(658), input: s.tensor(660), batch: s.n, pixels: 841,
@@ -10226,21 +11036,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(153), gradInput: s.tensor(661), gradReduceWeights: s.g + 503616,
             gradReduceBias: s.g + 509760, gradExpandWeights: s.g + 509776, gradExpandBias: s.g + 515920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(976)
+        s.profiler?.stop(1052)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(661), input: s.tensor(148),
             pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1700096,
             savedInvStd: s.f + 1700480, activation: .silu, gradInput: s.tensor(661), gradGamma: s.g + 502080,
             gradBeta: s.g + 502464, pool: pool)
-        s.profiler?.stop(977)
+        s.profiler?.stop(1053)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
                 activation: .silu, output: s.tensor(663), pool: pool)
-            s.profiler?.stop(978)
+            s.profiler?.stop(1054)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -10248,35 +11058,35 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
                 eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 1699328, pool: pool)
-            s.profiler?.stop(979)
+            s.profiler?.stop(1055)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1704320, count: 3456)
-        s.profiler?.stop(980)
+        s.profiler?.stop(1056)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(661), input: s.tensor(663), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1700864, gradInput: s.tensor(662), gradWeights: s.f + 1704320, pool: pool)
-        s.profiler?.stop(981)
+        s.profiler?.stop(1057)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1704320, channels: 384, kernel: 3, into: s.g + 498624)
-        s.profiler?.stop(982)
+        s.profiler?.stop(1058)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(662), input: s.tensor(146),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1699328,
             savedInvStd: s.f + 1699712, activation: .silu, gradInput: s.tensor(662), gradGamma: s.g + 497088,
             gradBeta: s.g + 497472, pool: pool)
-        s.profiler?.stop(983)
+        s.profiler?.stop(1059)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(662), input: s.tensor(144), weights: s.p + 472512,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(664), gradWeights: s.g + 472512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(984)
+        s.profiler?.stop(1060)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -10286,21 +11096,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(664),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(665), pool: pool)
-        s.profiler?.stop(985)
+        s.profiler?.stop(1061)
         // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(665), input: s.tensor(142),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1699200,
             savedInvStd: s.f + 1699264, activation: .identity, gradInput: s.tensor(665), gradGamma: s.g + 472256,
             gradBeta: s.g + 472320, pool: pool)
-        s.profiler?.stop(986)
+        s.profiler?.stop(1062)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1679232, savedInvStd: s.f + 1679616,
                 activation: .silu, output: s.tensor(668), pool: pool)
-            s.profiler?.stop(987)
+            s.profiler?.stop(1063)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -10308,21 +11118,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
                 eps: 0.001, activation: .silu, output: s.tensor(668), scratch: s.f + 1679232, pool: pool)
-            s.profiler?.stop(988)
+            s.profiler?.stop(1064)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(668), savedScale: s.tensor(141), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(667), pool: pool)
-            s.profiler?.stop(989)
+            s.profiler?.stop(1065)
         }
         // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(665), input: s.tensor(667), weights: s.p + 447680,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(666), gradWeights: s.g + 447680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(990)
+        s.profiler?.stop(1066)
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(666), input: s.tensor(668), batch: s.n,
@@ -10331,21 +11141,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(141), gradInput: s.tensor(669), gradReduceWeights: s.g + 434992,
             gradReduceBias: s.g + 441136, gradExpandWeights: s.g + 441152, gradExpandBias: s.g + 447296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(991)
+        s.profiler?.stop(1067)
         // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(669), input: s.tensor(136),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1679232,
             savedInvStd: s.f + 1679616, activation: .silu, gradInput: s.tensor(669), gradGamma: s.g + 433456,
             gradBeta: s.g + 433840, pool: pool)
-        s.profiler?.stop(992)
+        s.profiler?.stop(1068)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
                 activation: .silu, output: s.tensor(671), pool: pool)
-            s.profiler?.stop(993)
+            s.profiler?.stop(1069)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -10353,39 +11163,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
                 eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 1678464, pool: pool)
-            s.profiler?.stop(994)
+            s.profiler?.stop(1070)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1689600, count: 9600)
-        s.profiler?.stop(995)
+        s.profiler?.stop(1071)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(669), input: s.tensor(671), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1680000, gradInput: s.tensor(670), gradWeights: s.f + 1689600, pool: pool)
-        s.profiler?.stop(996)
+        s.profiler?.stop(1072)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1689600, channels: 384, kernel: 5, into: s.g + 423856)
-        s.profiler?.stop(997)
+        s.profiler?.stop(1073)
         // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(670), input: s.tensor(134),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1678464,
             savedInvStd: s.f + 1678848, activation: .silu, gradInput: s.tensor(670), gradGamma: s.g + 422320,
             gradBeta: s.g + 422704, pool: pool)
-        s.profiler?.stop(998)
+        s.profiler?.stop(1074)
         // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(670), input: s.tensor(132), weights: s.p + 397744,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(672), gradWeights: s.g + 397744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(999)
+        s.profiler?.stop(1075)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(672), s.tensor(664), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1000)
+        s.profiler?.stop(1076)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -10395,21 +11205,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(672),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(673), pool: pool)
-        s.profiler?.stop(1001)
+        s.profiler?.stop(1077)
         // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(673), input: s.tensor(130),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1678336,
             savedInvStd: s.f + 1678400, activation: .identity, gradInput: s.tensor(673), gradGamma: s.g + 397488,
             gradBeta: s.g + 397552, pool: pool)
-        s.profiler?.stop(1002)
+        s.profiler?.stop(1078)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1658368, savedInvStd: s.f + 1658752,
                 activation: .silu, output: s.tensor(676), pool: pool)
-            s.profiler?.stop(1003)
+            s.profiler?.stop(1079)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -10417,21 +11227,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
                 eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 1658368, pool: pool)
-            s.profiler?.stop(1004)
+            s.profiler?.stop(1080)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(676), savedScale: s.tensor(129), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(675), pool: pool)
-            s.profiler?.stop(1005)
+            s.profiler?.stop(1081)
         }
         // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(673), input: s.tensor(675), weights: s.p + 372912,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(674), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1006)
+        s.profiler?.stop(1082)
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(674), input: s.tensor(676), batch: s.n,
@@ -10440,21 +11250,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(677), gradReduceWeights: s.g + 360224,
             gradReduceBias: s.g + 366368, gradExpandWeights: s.g + 366384, gradExpandBias: s.g + 372528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1007)
+        s.profiler?.stop(1083)
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(677), input: s.tensor(124),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1658368,
             savedInvStd: s.f + 1658752, activation: .silu, gradInput: s.tensor(677), gradGamma: s.g + 358688,
             gradBeta: s.g + 359072, pool: pool)
-        s.profiler?.stop(1008)
+        s.profiler?.stop(1084)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
                 activation: .silu, output: s.tensor(679), pool: pool)
-            s.profiler?.stop(1009)
+            s.profiler?.stop(1085)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -10462,39 +11272,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
                 eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 1657600, pool: pool)
-            s.profiler?.stop(1010)
+            s.profiler?.stop(1086)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1668736, count: 9600)
-        s.profiler?.stop(1011)
+        s.profiler?.stop(1087)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(677), input: s.tensor(679), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1659136, gradInput: s.tensor(678), gradWeights: s.f + 1668736, pool: pool)
-        s.profiler?.stop(1012)
+        s.profiler?.stop(1088)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1668736, channels: 384, kernel: 5, into: s.g + 349088)
-        s.profiler?.stop(1013)
+        s.profiler?.stop(1089)
         // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(678), input: s.tensor(122),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1657600,
             savedInvStd: s.f + 1657984, activation: .silu, gradInput: s.tensor(678), gradGamma: s.g + 347552,
             gradBeta: s.g + 347936, pool: pool)
-        s.profiler?.stop(1014)
+        s.profiler?.stop(1090)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(120), weights: s.p + 322976,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(680), gradWeights: s.g + 322976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1015)
+        s.profiler?.stop(1091)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(680), s.tensor(672), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1016)
+        s.profiler?.stop(1092)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -10504,21 +11314,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(680),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(681), pool: pool)
-        s.profiler?.stop(1017)
+        s.profiler?.stop(1093)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(681), input: s.tensor(118),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1657472,
             savedInvStd: s.f + 1657536, activation: .identity, gradInput: s.tensor(681), gradGamma: s.g + 322720,
             gradBeta: s.g + 322784, pool: pool)
-        s.profiler?.stop(1018)
+        s.profiler?.stop(1094)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1637504, savedInvStd: s.f + 1637888,
                 activation: .silu, output: s.tensor(684), pool: pool)
-            s.profiler?.stop(1019)
+            s.profiler?.stop(1095)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -10526,21 +11336,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
                 eps: 0.001, activation: .silu, output: s.tensor(684), scratch: s.f + 1637504, pool: pool)
-            s.profiler?.stop(1020)
+            s.profiler?.stop(1096)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(684), savedScale: s.tensor(117), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(683), pool: pool)
-            s.profiler?.stop(1021)
+            s.profiler?.stop(1097)
         }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(681), input: s.tensor(683), weights: s.p + 298144,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(682), gradWeights: s.g + 298144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1022)
+        s.profiler?.stop(1098)
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(682), input: s.tensor(684), batch: s.n,
@@ -10549,21 +11359,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(685), gradReduceWeights: s.g + 285456,
             gradReduceBias: s.g + 291600, gradExpandWeights: s.g + 291616, gradExpandBias: s.g + 297760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1023)
+        s.profiler?.stop(1099)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(685), input: s.tensor(112),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1637504,
             savedInvStd: s.f + 1637888, activation: .silu, gradInput: s.tensor(685), gradGamma: s.g + 283920,
             gradBeta: s.g + 284304, pool: pool)
-        s.profiler?.stop(1024)
+        s.profiler?.stop(1100)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
                 activation: .silu, output: s.tensor(687), pool: pool)
-            s.profiler?.stop(1025)
+            s.profiler?.stop(1101)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -10571,39 +11381,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
                 eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 1636736, pool: pool)
-            s.profiler?.stop(1026)
+            s.profiler?.stop(1102)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1647872, count: 9600)
-        s.profiler?.stop(1027)
+        s.profiler?.stop(1103)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(685), input: s.tensor(687), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1638272, gradInput: s.tensor(686), gradWeights: s.f + 1647872, pool: pool)
-        s.profiler?.stop(1028)
+        s.profiler?.stop(1104)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1647872, channels: 384, kernel: 5, into: s.g + 274320)
-        s.profiler?.stop(1029)
+        s.profiler?.stop(1105)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(686), input: s.tensor(110),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1636736,
             savedInvStd: s.f + 1637120, activation: .silu, gradInput: s.tensor(686), gradGamma: s.g + 272784,
             gradBeta: s.g + 273168, pool: pool)
-        s.profiler?.stop(1030)
+        s.profiler?.stop(1106)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(108), weights: s.p + 248208,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(688), gradWeights: s.g + 248208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1031)
+        s.profiler?.stop(1107)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(688), s.tensor(680), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1032)
+        s.profiler?.stop(1108)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -10613,21 +11423,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(688),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(689), pool: pool)
-        s.profiler?.stop(1033)
+        s.profiler?.stop(1109)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(689), input: s.tensor(106),
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1636608,
             savedInvStd: s.f + 1636672, activation: .identity, gradInput: s.tensor(689), gradGamma: s.g + 247952,
             gradBeta: s.g + 248016, pool: pool)
-        s.profiler?.stop(1034)
+        s.profiler?.stop(1110)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1616640, savedInvStd: s.f + 1617024,
                 activation: .silu, output: s.tensor(692), pool: pool)
-            s.profiler?.stop(1035)
+            s.profiler?.stop(1111)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -10635,21 +11445,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
                 eps: 0.001, activation: .silu, output: s.tensor(692), scratch: s.f + 1616640, pool: pool)
-            s.profiler?.stop(1036)
+            s.profiler?.stop(1112)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(692), savedScale: s.tensor(105), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(691), pool: pool)
-            s.profiler?.stop(1037)
+            s.profiler?.stop(1113)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(689), input: s.tensor(691), weights: s.p + 223376,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(690), gradWeights: s.g + 223376,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1038)
+        s.profiler?.stop(1114)
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(690), input: s.tensor(692), batch: s.n,
@@ -10658,21 +11468,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(105), gradInput: s.tensor(693), gradReduceWeights: s.g + 210688,
             gradReduceBias: s.g + 216832, gradExpandWeights: s.g + 216848, gradExpandBias: s.g + 222992,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1039)
+        s.profiler?.stop(1115)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(693), input: s.tensor(100),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1616640,
             savedInvStd: s.f + 1617024, activation: .silu, gradInput: s.tensor(693), gradGamma: s.g + 209152,
             gradBeta: s.g + 209536, pool: pool)
-        s.profiler?.stop(1040)
+        s.profiler?.stop(1116)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
                 activation: .silu, output: s.tensor(695), pool: pool)
-            s.profiler?.stop(1041)
+            s.profiler?.stop(1117)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -10680,39 +11490,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
                 eps: 0.001, activation: .silu, output: s.tensor(695), scratch: s.f + 1615872, pool: pool)
-            s.profiler?.stop(1042)
+            s.profiler?.stop(1118)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1627008, count: 9600)
-        s.profiler?.stop(1043)
+        s.profiler?.stop(1119)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(693), input: s.tensor(695), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1617408, gradInput: s.tensor(694), gradWeights: s.f + 1627008, pool: pool)
-        s.profiler?.stop(1044)
+        s.profiler?.stop(1120)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1627008, channels: 384, kernel: 5, into: s.g + 199552)
-        s.profiler?.stop(1045)
+        s.profiler?.stop(1121)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(694), input: s.tensor(98),
             pixels: 3249 &* s.n, channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1615872,
             savedInvStd: s.f + 1616256, activation: .silu, gradInput: s.tensor(694), gradGamma: s.g + 198016,
             gradBeta: s.g + 198400, pool: pool)
-        s.profiler?.stop(1046)
+        s.profiler?.stop(1122)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(694), input: s.tensor(97), weights: s.p + 173440,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(696), gradWeights: s.g + 173440,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1047)
+        s.profiler?.stop(1123)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(696), s.tensor(688), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1048)
+        s.profiler?.stop(1124)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
@@ -10723,14 +11533,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1615744,
             savedInvStd: s.f + 1615808, activation: .identity, gradInput: s.tensor(696), gradGamma: s.g + 173184,
             gradBeta: s.g + 173248, pool: pool)
-        s.profiler?.stop(1049)
+        s.profiler?.stop(1125)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1603264, savedInvStd: s.f + 1603504,
                 activation: .silu, output: s.tensor(699), pool: pool)
-            s.profiler?.stop(1050)
+            s.profiler?.stop(1126)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -10738,21 +11548,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
                 eps: 0.001, activation: .silu, output: s.tensor(699), scratch: s.f + 1603264, pool: pool)
-            s.profiler?.stop(1051)
+            s.profiler?.stop(1127)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(699), savedScale: s.tensor(95), batch: s.n,
                 pixels: 3249, channels: 240, output: s.tensor(698), pool: pool)
-            s.profiler?.stop(1052)
+            s.profiler?.stop(1128)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(698), weights: s.p + 157824,
             pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(697), gradWeights: s.g + 157824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1053)
+        s.profiler?.stop(1129)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(697), input: s.tensor(699), batch: s.n,
@@ -10761,21 +11571,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(700), gradReduceWeights: s.g + 152768,
             gradReduceBias: s.g + 155168, gradExpandWeights: s.g + 155184, gradExpandBias: s.g + 157584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1054)
+        s.profiler?.stop(1130)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(700), input: s.tensor(90),
             pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1603264,
             savedInvStd: s.f + 1603504, activation: .silu, gradInput: s.tensor(700), gradGamma: s.g + 151808,
             gradBeta: s.g + 152048, pool: pool)
-        s.profiler?.stop(1055)
+        s.profiler?.stop(1131)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
                 activation: .silu, output: s.tensor(702), pool: pool)
-            s.profiler?.stop(1056)
+            s.profiler?.stop(1132)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -10783,35 +11593,35 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
                 eps: 0.001, activation: .silu, output: s.tensor(702), scratch: s.f + 1602784, pool: pool)
-            s.profiler?.stop(1057)
+            s.profiler?.stop(1133)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1609744, count: 6000)
-        s.profiler?.stop(1058)
+        s.profiler?.stop(1134)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(700), input: s.tensor(702), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1603744, gradInput: s.tensor(701), gradWeights: s.f + 1609744, pool: pool)
-        s.profiler?.stop(1059)
+        s.profiler?.stop(1135)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1609744, channels: 240, kernel: 5, into: s.g + 145808)
-        s.profiler?.stop(1060)
+        s.profiler?.stop(1136)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(701), input: s.tensor(88),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1602784,
             savedInvStd: s.f + 1603024, activation: .silu, gradInput: s.tensor(701), gradGamma: s.g + 144848,
             gradBeta: s.g + 145088, pool: pool)
-        s.profiler?.stop(1061)
+        s.profiler?.stop(1137)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(701), input: s.tensor(86), weights: s.p + 135248,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(703),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1062)
+        s.profiler?.stop(1138)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -10821,21 +11631,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(703),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(704), pool: pool)
-        s.profiler?.stop(1063)
+        s.profiler?.stop(1139)
         // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(704), input: s.tensor(84),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1602704,
             savedInvStd: s.f + 1602744, activation: .identity, gradInput: s.tensor(704), gradGamma: s.g + 135056,
             gradBeta: s.g + 135104, pool: pool)
-        s.profiler?.stop(1064)
+        s.profiler?.stop(1140)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1597904, savedInvStd: s.f + 1598144,
                 activation: .silu, output: s.tensor(707), pool: pool)
-            s.profiler?.stop(1065)
+            s.profiler?.stop(1141)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -10843,21 +11653,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
                 eps: 0.001, activation: .silu, output: s.tensor(707), scratch: s.f + 1597904, pool: pool)
-            s.profiler?.stop(1066)
+            s.profiler?.stop(1142)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(707), savedScale: s.tensor(83), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(706), pool: pool)
-            s.profiler?.stop(1067)
+            s.profiler?.stop(1143)
         }
         // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(704), input: s.tensor(706), weights: s.p + 125456,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(705),
             gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1068)
+        s.profiler?.stop(1144)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(705), input: s.tensor(707), batch: s.n,
@@ -10866,21 +11676,21 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(708), gradReduceWeights: s.g + 120400,
             gradReduceBias: s.g + 122800, gradExpandWeights: s.g + 122816, gradExpandBias: s.g + 125216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1069)
+        s.profiler?.stop(1145)
         // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(708), input: s.tensor(78),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1597904,
             savedInvStd: s.f + 1598144, activation: .silu, gradInput: s.tensor(708), gradGamma: s.g + 119440,
             gradBeta: s.g + 119680, pool: pool)
-        s.profiler?.stop(1070)
+        s.profiler?.stop(1146)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
                 activation: .silu, output: s.tensor(710), pool: pool)
-            s.profiler?.stop(1071)
+            s.profiler?.stop(1147)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -10888,39 +11698,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
                 eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 1597424, pool: pool)
-            s.profiler?.stop(1072)
+            s.profiler?.stop(1148)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1600544, count: 2160)
-        s.profiler?.stop(1073)
+        s.profiler?.stop(1149)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(708), input: s.tensor(710), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1598384, gradInput: s.tensor(709), gradWeights: s.f + 1600544, pool: pool)
-        s.profiler?.stop(1074)
+        s.profiler?.stop(1150)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1600544, channels: 240, kernel: 3, into: s.g + 117280)
-        s.profiler?.stop(1075)
+        s.profiler?.stop(1151)
         // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(709), input: s.tensor(76),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1597424,
             savedInvStd: s.f + 1597664, activation: .silu, gradInput: s.tensor(709), gradGamma: s.g + 116320,
             gradBeta: s.g + 116560, pool: pool)
-        s.profiler?.stop(1076)
+        s.profiler?.stop(1152)
         // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(709), input: s.tensor(74), weights: s.p + 106720,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(711),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1077)
+        s.profiler?.stop(1153)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(711), s.tensor(703), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1078)
+        s.profiler?.stop(1154)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -10930,21 +11740,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(712), pool: pool)
-        s.profiler?.stop(1079)
+        s.profiler?.stop(1155)
         // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(712), input: s.tensor(72),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1597344,
             savedInvStd: s.f + 1597384, activation: .identity, gradInput: s.tensor(712), gradGamma: s.g + 106528,
             gradBeta: s.g + 106576, pool: pool)
-        s.profiler?.stop(1080)
+        s.profiler?.stop(1156)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1592544, savedInvStd: s.f + 1592784,
                 activation: .silu, output: s.tensor(715), pool: pool)
-            s.profiler?.stop(1081)
+            s.profiler?.stop(1157)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -10952,21 +11762,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
                 activation: .silu, output: s.tensor(715), scratch: s.f + 1592544, pool: pool)
-            s.profiler?.stop(1082)
+            s.profiler?.stop(1158)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(71), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(714), pool: pool)
-            s.profiler?.stop(1083)
+            s.profiler?.stop(1159)
         }
         // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(712), input: s.tensor(714), weights: s.p + 96928,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(713), gradWeights: s.g + 96928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1084)
+        s.profiler?.stop(1160)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(713), input: s.tensor(715), batch: s.n,
@@ -10974,21 +11784,21 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 94288, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
             gradInput: s.tensor(716), gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272,
             gradExpandWeights: s.g + 94288, gradExpandBias: s.g + 96688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1085)
+        s.profiler?.stop(1161)
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(716), input: s.tensor(66),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1592544,
             savedInvStd: s.f + 1592784, activation: .silu, gradInput: s.tensor(716), gradGamma: s.g + 90912,
             gradBeta: s.g + 91152, pool: pool)
-        s.profiler?.stop(1086)
+        s.profiler?.stop(1162)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
                 activation: .silu, output: s.tensor(718), pool: pool)
-            s.profiler?.stop(1087)
+            s.profiler?.stop(1163)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -10996,39 +11806,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
                 activation: .silu, output: s.tensor(718), scratch: s.f + 1592064, pool: pool)
-            s.profiler?.stop(1088)
+            s.profiler?.stop(1164)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1595184, count: 2160)
-        s.profiler?.stop(1089)
+        s.profiler?.stop(1165)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(716), input: s.tensor(718), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1593024, gradInput: s.tensor(717), gradWeights: s.f + 1595184, pool: pool)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1166)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1595184, channels: 240, kernel: 3, into: s.g + 88752)
-        s.profiler?.stop(1091)
+        s.profiler?.stop(1167)
         // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(717), input: s.tensor(64),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1592064,
             savedInvStd: s.f + 1592304, activation: .silu, gradInput: s.tensor(717), gradGamma: s.g + 87792,
             gradBeta: s.g + 88032, pool: pool)
-        s.profiler?.stop(1092)
+        s.profiler?.stop(1168)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(717), input: s.tensor(62), weights: s.p + 78192,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(719), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1093)
+        s.profiler?.stop(1169)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(719), s.tensor(711), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1094)
+        s.profiler?.stop(1170)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -11038,21 +11848,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(719),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(720), pool: pool)
-        s.profiler?.stop(1095)
+        s.profiler?.stop(1171)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(720), input: s.tensor(60),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1591984,
             savedInvStd: s.f + 1592024, activation: .identity, gradInput: s.tensor(720), gradGamma: s.g + 78000,
             gradBeta: s.g + 78048, pool: pool)
-        s.profiler?.stop(1096)
+        s.profiler?.stop(1172)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1587184, savedInvStd: s.f + 1587424,
                 activation: .silu, output: s.tensor(723), pool: pool)
-            s.profiler?.stop(1097)
+            s.profiler?.stop(1173)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -11060,21 +11870,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
                 activation: .silu, output: s.tensor(723), scratch: s.f + 1587184, pool: pool)
-            s.profiler?.stop(1098)
+            s.profiler?.stop(1174)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(723), savedScale: s.tensor(59), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(722), pool: pool)
-            s.profiler?.stop(1099)
+            s.profiler?.stop(1175)
         }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(720), input: s.tensor(722), weights: s.p + 68400,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(721), gradWeights: s.g + 68400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1100)
+        s.profiler?.stop(1176)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(721), input: s.tensor(723), batch: s.n,
@@ -11082,21 +11892,21 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 65760, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
             gradInput: s.tensor(724), gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744,
             gradExpandWeights: s.g + 65760, gradExpandBias: s.g + 68160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1101)
+        s.profiler?.stop(1177)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(724), input: s.tensor(54),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1587184,
             savedInvStd: s.f + 1587424, activation: .silu, gradInput: s.tensor(724), gradGamma: s.g + 62384,
             gradBeta: s.g + 62624, pool: pool)
-        s.profiler?.stop(1102)
+        s.profiler?.stop(1178)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
                 activation: .silu, output: s.tensor(726), pool: pool)
-            s.profiler?.stop(1103)
+            s.profiler?.stop(1179)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -11104,39 +11914,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
                 activation: .silu, output: s.tensor(726), scratch: s.f + 1586704, pool: pool)
-            s.profiler?.stop(1104)
+            s.profiler?.stop(1180)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1589824, count: 2160)
-        s.profiler?.stop(1105)
+        s.profiler?.stop(1181)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(724), input: s.tensor(726), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1587664, gradInput: s.tensor(725), gradWeights: s.f + 1589824, pool: pool)
-        s.profiler?.stop(1106)
+        s.profiler?.stop(1182)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1589824, channels: 240, kernel: 3, into: s.g + 60224)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1183)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(725), input: s.tensor(52),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1586704,
             savedInvStd: s.f + 1586944, activation: .silu, gradInput: s.tensor(725), gradGamma: s.g + 59264,
             gradBeta: s.g + 59504, pool: pool)
-        s.profiler?.stop(1108)
+        s.profiler?.stop(1184)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(725), input: s.tensor(50), weights: s.p + 49664,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(727), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1109)
+        s.profiler?.stop(1185)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(727), s.tensor(719), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1110)
+        s.profiler?.stop(1186)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -11146,21 +11956,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(727),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(728), pool: pool)
-        s.profiler?.stop(1111)
+        s.profiler?.stop(1187)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(728), input: s.tensor(48),
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1586624,
             savedInvStd: s.f + 1586664, activation: .identity, gradInput: s.tensor(728), gradGamma: s.g + 49472,
             gradBeta: s.g + 49520, pool: pool)
-        s.profiler?.stop(1112)
+        s.profiler?.stop(1188)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1581824, savedInvStd: s.f + 1582064,
                 activation: .silu, output: s.tensor(731), pool: pool)
-            s.profiler?.stop(1113)
+            s.profiler?.stop(1189)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -11168,21 +11978,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
                 activation: .silu, output: s.tensor(731), scratch: s.f + 1581824, pool: pool)
-            s.profiler?.stop(1114)
+            s.profiler?.stop(1190)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(731), savedScale: s.tensor(47), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(730), pool: pool)
-            s.profiler?.stop(1115)
+            s.profiler?.stop(1191)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(730), weights: s.p + 39872,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(729), gradWeights: s.g + 39872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1116)
+        s.profiler?.stop(1192)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(729), input: s.tensor(731), batch: s.n,
@@ -11190,21 +12000,21 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 37232, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
             gradInput: s.tensor(732), gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216,
             gradExpandWeights: s.g + 37232, gradExpandBias: s.g + 39632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1117)
+        s.profiler?.stop(1193)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(732), input: s.tensor(42),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1581824,
             savedInvStd: s.f + 1582064, activation: .silu, gradInput: s.tensor(732), gradGamma: s.g + 33856,
             gradBeta: s.g + 34096, pool: pool)
-        s.profiler?.stop(1118)
+        s.profiler?.stop(1194)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
                 activation: .silu, output: s.tensor(734), pool: pool)
-            s.profiler?.stop(1119)
+            s.profiler?.stop(1195)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -11212,39 +12022,39 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
                 activation: .silu, output: s.tensor(734), scratch: s.f + 1581344, pool: pool)
-            s.profiler?.stop(1120)
+            s.profiler?.stop(1196)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1584464, count: 2160)
-        s.profiler?.stop(1121)
+        s.profiler?.stop(1197)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(732), input: s.tensor(734), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1582304, gradInput: s.tensor(733), gradWeights: s.f + 1584464, pool: pool)
-        s.profiler?.stop(1122)
+        s.profiler?.stop(1198)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1584464, channels: 240, kernel: 3, into: s.g + 31696)
-        s.profiler?.stop(1123)
+        s.profiler?.stop(1199)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(733), input: s.tensor(40),
             pixels: 12996 &* s.n, channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1581344,
             savedInvStd: s.f + 1581584, activation: .silu, gradInput: s.tensor(733), gradGamma: s.g + 30736,
             gradBeta: s.g + 30976, pool: pool)
-        s.profiler?.stop(1124)
+        s.profiler?.stop(1200)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(733), input: s.tensor(39), weights: s.p + 21136,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(735), gradWeights: s.g + 21136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1125)
+        s.profiler?.stop(1201)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(735), s.tensor(727), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1126)
+        s.profiler?.stop(1202)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
@@ -11255,14 +12065,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1581264,
             savedInvStd: s.f + 1581304, activation: .identity, gradInput: s.tensor(735), gradGamma: s.g + 20944,
             gradBeta: s.g + 20992, pool: pool)
-        s.profiler?.stop(1127)
+        s.profiler?.stop(1203)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1578384, savedInvStd: s.f + 1578528,
                 activation: .silu, output: s.tensor(738), pool: pool)
-            s.profiler?.stop(1128)
+            s.profiler?.stop(1204)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -11270,21 +12080,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
                 activation: .silu, output: s.tensor(738), scratch: s.f + 1578384, pool: pool)
-            s.profiler?.stop(1129)
+            s.profiler?.stop(1205)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(738), savedScale: s.tensor(37), batch: s.n,
                 pixels: 12996, channels: 144, output: s.tensor(737), pool: pool)
-            s.profiler?.stop(1130)
+            s.profiler?.stop(1206)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(737), weights: s.p + 15184,
             pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(736), gradWeights: s.g + 15184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1131)
+        s.profiler?.stop(1207)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(736), input: s.tensor(738), batch: s.n,
@@ -11292,21 +12102,21 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 14176, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(739), gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160,
             gradExpandWeights: s.g + 14176, gradExpandBias: s.g + 15040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1132)
+        s.profiler?.stop(1208)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(739), input: s.tensor(32),
             pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1578384,
             savedInvStd: s.f + 1578528, activation: .silu, gradInput: s.tensor(739), gradGamma: s.g + 12720,
             gradBeta: s.g + 12864, pool: pool)
-        s.profiler?.stop(1133)
+        s.profiler?.stop(1209)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
                 activation: .silu, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1134)
+            s.profiler?.stop(1210)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -11314,35 +12124,35 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
                 activation: .silu, output: s.tensor(741), scratch: s.f + 1578096, pool: pool)
-            s.profiler?.stop(1135)
+            s.profiler?.stop(1211)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1579968, count: 1296)
-        s.profiler?.stop(1136)
+        s.profiler?.stop(1212)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n, height: 228,
             width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1578672, gradInput: s.tensor(740), gradWeights: s.f + 1579968, pool: pool)
-        s.profiler?.stop(1137)
+        s.profiler?.stop(1213)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1579968, channels: 144, kernel: 3, into: s.g + 11424)
-        s.profiler?.stop(1138)
+        s.profiler?.stop(1214)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(740), input: s.tensor(30),
             pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1578096,
             savedInvStd: s.f + 1578240, activation: .silu, gradInput: s.tensor(740), gradGamma: s.g + 10848,
             gradBeta: s.g + 10992, pool: pool)
-        s.profiler?.stop(1139)
+        s.profiler?.stop(1215)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(740), input: s.tensor(28), weights: s.p + 7392,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(742), gradWeights: s.g + 7392,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1140)
+        s.profiler?.stop(1216)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -11352,21 +12162,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(742),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.tensor(743), pool: pool)
-        s.profiler?.stop(1141)
+        s.profiler?.stop(1217)
         // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(743), input: s.tensor(26),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1578048,
             savedInvStd: s.f + 1578072, activation: .identity, gradInput: s.tensor(743), gradGamma: s.g + 7264,
             gradBeta: s.g + 7296, pool: pool)
-        s.profiler?.stop(1142)
+        s.profiler?.stop(1218)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224,
                 beta: s.p + 6256, savedMean: s.f + 1577568, savedInvStd: s.f + 1577592, activation: .silu,
                 output: s.tensor(746), pool: pool)
-            s.profiler?.stop(1143)
+            s.profiler?.stop(1219)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -11374,21 +12184,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
                 activation: .silu, output: s.tensor(746), scratch: s.f + 1577568, pool: pool)
-            s.profiler?.stop(1144)
+            s.profiler?.stop(1220)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(746), savedScale: s.tensor(25), batch: s.n,
                 pixels: 51984, channels: 24, output: s.tensor(745), pool: pool)
-            s.profiler?.stop(1145)
+            s.profiler?.stop(1221)
         }
         // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(745), weights: s.p + 6688,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(744), gradWeights: s.g + 6688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1146)
+        s.profiler?.stop(1222)
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(744), input: s.tensor(746), batch: s.n,
@@ -11396,32 +12206,32 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 6512, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
             gradInput: s.tensor(747), gradReduceWeights: s.g + 6352, gradReduceBias: s.g + 6496,
             gradExpandWeights: s.g + 6512, gradExpandBias: s.g + 6656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1147)
+        s.profiler?.stop(1223)
         // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(747), input: s.tensor(20),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 1577568,
             savedInvStd: s.f + 1577592, activation: .silu, gradInput: s.tensor(747), gradGamma: s.g + 6224,
             gradBeta: s.g + 6256, pool: pool)
-        s.profiler?.stop(1148)
+        s.profiler?.stop(1224)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1577832, count: 216)
-        s.profiler?.stop(1149)
+        s.profiler?.stop(1225)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(747), input: s.tensor(18), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 1577616, gradInput: s.tensor(748), gradWeights: s.f + 1577832, pool: pool)
-        s.profiler?.stop(1150)
+        s.profiler?.stop(1226)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1577832, channels: 24, kernel: 3, into: s.g + 6000)
-        s.profiler?.stop(1151)
+        s.profiler?.stop(1227)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(748), s.tensor(742), count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(1152)
+        s.profiler?.stop(1228)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -11431,21 +12241,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(748),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.tensor(749), pool: pool)
-        s.profiler?.stop(1153)
+        s.profiler?.stop(1229)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(749), input: s.tensor(16),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1577520,
             savedInvStd: s.f + 1577544, activation: .identity, gradInput: s.tensor(749), gradGamma: s.g + 5872,
             gradBeta: s.g + 5904, pool: pool)
-        s.profiler?.stop(1154)
+        s.profiler?.stop(1230)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832,
                 beta: s.p + 4864, savedMean: s.f + 1577040, savedInvStd: s.f + 1577064, activation: .silu,
                 output: s.tensor(752), pool: pool)
-            s.profiler?.stop(1155)
+            s.profiler?.stop(1231)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -11453,21 +12263,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
                 activation: .silu, output: s.tensor(752), scratch: s.f + 1577040, pool: pool)
-            s.profiler?.stop(1156)
+            s.profiler?.stop(1232)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(752), savedScale: s.tensor(15), batch: s.n,
                 pixels: 51984, channels: 24, output: s.tensor(751), pool: pool)
-            s.profiler?.stop(1157)
+            s.profiler?.stop(1233)
         }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(749), input: s.tensor(751), weights: s.p + 5296,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(750), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1158)
+        s.profiler?.stop(1234)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n,
@@ -11475,32 +12285,32 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 5120, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
             gradInput: s.tensor(753), gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104,
             gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1159)
+        s.profiler?.stop(1235)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(753), input: s.tensor(10),
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1577040,
             savedInvStd: s.f + 1577064, activation: .silu, gradInput: s.tensor(753), gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(1160)
+        s.profiler?.stop(1236)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1577304, count: 216)
-        s.profiler?.stop(1161)
+        s.profiler?.stop(1237)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(753), input: s.tensor(9), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 1577088, gradInput: s.tensor(754), gradWeights: s.f + 1577304, pool: pool)
-        s.profiler?.stop(1162)
+        s.profiler?.stop(1238)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1577304, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(1163)
+        s.profiler?.stop(1239)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(754), s.tensor(748), count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(1164)
+        s.profiler?.stop(1240)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
@@ -11511,14 +12321,14 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1576992,
             savedInvStd: s.f + 1577016, activation: .identity, gradInput: s.tensor(754), gradGamma: s.g + 4480,
             gradBeta: s.g + 4512, pool: pool)
-        s.profiler?.stop(1165)
+        s.profiler?.stop(1241)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
                 beta: s.p + 1968, savedMean: s.f + 1576032, savedInvStd: s.f + 1576080, activation: .silu,
                 output: s.tensor(757), pool: pool)
-            s.profiler?.stop(1166)
+            s.profiler?.stop(1242)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -11526,21 +12336,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
                 activation: .silu, output: s.tensor(757), scratch: s.f + 1576032, pool: pool)
-            s.profiler?.stop(1167)
+            s.profiler?.stop(1243)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(7), batch: s.n,
                 pixels: 51984, channels: 48, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1168)
+            s.profiler?.stop(1244)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 3328,
             pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(755), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1169)
+        s.profiler?.stop(1245)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n,
@@ -11548,21 +12358,21 @@ public final class EfficientNetB5Training: TrainableModel {
             expandWeights: s.p + 2704, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(758), gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688,
             gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1170)
+        s.profiler?.stop(1246)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(2),
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1576032,
             savedInvStd: s.f + 1576080, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
-        s.profiler?.stop(1171)
+        s.profiler?.stop(1247)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296,
                 beta: s.p + 1344, savedMean: s.f + 1575936, savedInvStd: s.f + 1575984, activation: .silu,
                 output: s.tensor(760), pool: pool)
-            s.profiler?.stop(1172)
+            s.profiler?.stop(1248)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -11570,22 +12380,22 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
                 activation: .silu, output: s.tensor(760), scratch: s.f + 1575936, pool: pool)
-            s.profiler?.stop(1173)
+            s.profiler?.stop(1249)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1576560, count: 432)
-        s.profiler?.stop(1174)
+        s.profiler?.stop(1250)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 228,
             width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 1576128, gradInput: s.tensor(759), gradWeights: s.f + 1576560, pool: pool)
-        s.profiler?.stop(1175)
+        s.profiler?.stop(1251)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1576560, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(1176)
+        s.profiler?.stop(1252)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
@@ -11596,13 +12406,13 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1575936,
             savedInvStd: s.f + 1575984, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
-        s.profiler?.stop(1177)
+        s.profiler?.stop(1253)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(759), input: s.x, batch: s.n, inChannels: 3,
             height: 456, width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1178)
+        s.profiler?.stop(1254)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -12395,10 +13205,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 59885568,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 59885568,
-              "project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
+              "frozen: project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 228, 228, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
@@ -12413,10 +13225,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 29942784,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
-              "project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 228, 228, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]"),
         .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
@@ -12435,10 +13249,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 29942784,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
-              "project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 228, 228, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]"),
         .init("features.1.2", kind: "shortcut forward", macsPerImage: nil,
@@ -12447,10 +13263,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 179656704,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 179656704,
-              "expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
+              "frozen: expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 228, 228, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12465,18 +13283,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 74856960,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 74856960,
-              "project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
+              "frozen: project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+              "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12491,10 +13313,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -12503,10 +13327,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+              "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12521,10 +13347,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -12533,10 +13361,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+              "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12551,10 +13381,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
         .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
@@ -12563,10 +13395,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+              "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12581,10 +13415,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 114, 114, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
         .init("features.2.4", kind: "shortcut forward", macsPerImage: nil,
@@ -12593,10 +13429,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+              "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12611,18 +13449,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][64]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 49904640,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 49904640,
-              "project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
+              "frozen: project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+              "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12637,10 +13479,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -12649,10 +13493,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+              "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12667,10 +13513,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -12679,10 +13527,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+              "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12697,10 +13547,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
         .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
@@ -12709,10 +13561,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
+        .init("features.3.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+              "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12727,10 +13581,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 57, 57, 64]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
         .init("features.3.4", kind: "shortcut forward", macsPerImage: nil,
@@ -12739,10 +13595,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
-              "expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+              "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12757,18 +13615,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][128]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 41336832,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41336832,
-              "project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12783,10 +13645,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -12795,10 +13659,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12813,10 +13679,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -12825,10 +13693,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12843,10 +13713,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -12855,10 +13727,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12873,10 +13747,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
@@ -12885,10 +13761,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12903,10 +13781,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
@@ -12915,10 +13795,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.4.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12933,10 +13815,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 128]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.6", kind: "shortcut forward", macsPerImage: nil,
@@ -12945,10 +13829,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
-              "expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12963,18 +13849,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][176]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 113676288,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 113676288,
-              "project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -12989,10 +13879,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -13001,10 +13893,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13019,10 +13913,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -13031,10 +13927,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13049,10 +13947,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -13061,10 +13961,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13079,10 +13981,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
@@ -13091,10 +13995,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13109,10 +14015,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
@@ -13121,10 +14029,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.5.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13139,10 +14049,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 29, 29, 176]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.6", kind: "shortcut forward", macsPerImage: nil,
@@ -13151,10 +14063,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
-              "expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+              "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13169,18 +14083,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][304]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 72230400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 72230400,
-              "project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13195,10 +14113,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -13207,10 +14127,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13225,10 +14147,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -13237,10 +14161,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13255,10 +14181,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -13267,10 +14195,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13285,10 +14215,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -13297,10 +14229,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13315,10 +14249,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
@@ -13327,10 +14263,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13345,10 +14283,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
@@ -13357,10 +14297,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13375,10 +14317,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
@@ -13387,10 +14331,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.6.8.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13405,10 +14351,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 304]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.8", kind: "shortcut forward", macsPerImage: nil,
@@ -13417,10 +14365,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
-              "expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13435,18 +14385,22 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][512]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 210124800,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 210124800,
-              "project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
+              "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 512]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [512][3072]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
-              "expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13461,10 +14415,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
-              "project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+              "frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 512]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
         .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
@@ -13473,10 +14429,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [512][3072]"),
+        .init("features.7.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
-              "expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+              "frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -13491,10 +14449,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
-              "project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+              "frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 15, 15, 512]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
         .init("features.7.2", kind: "shortcut forward", macsPerImage: nil,
@@ -13503,10 +14463,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [512][2048]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 235929600,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 235929600,
-              "head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
+              "frozen: head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 2048]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 2048]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 2048]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

@@ -3842,11 +3842,12 @@ public final class EfficientNetB6Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 56, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 3456, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 2304, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 3456, outChannels: 576, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 3456, threads: pool.threadCount))
@@ -4055,19 +4056,30 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4192, outChannels: 32, inChannels: 56, into: s.f + 3456)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 69696 &* s.n, inChannels: 56, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 264, 264, 32]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 1995344, savedInvStd: s.f + 1995376,
-                runningMean: s.p + 6048, runningVar: s.p + 6080, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 69696 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(8), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1995344, savedInvStd: s.f + 1995376,
+                runningMean: s.p + 6048, runningVar: s.p + 6080, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 69696 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984,
+                beta: s.p + 6016, savedMean: s.f + 1995344, savedInvStd: s.f + 1995376, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 1 {
@@ -4075,7 +4087,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 5984, beta: s.p + 6016, runningMean: s.p + 6048, runningVar: s.p + 6080, eps: 0.001,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 1995344, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -4084,13 +4096,13 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6112, channels: 32, kernel: 3, into: s.f + 1995472)
-        s.profiler?.stop(13)
+        s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 264, width: 264, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 1995472, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(14)
+        s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -4098,7 +4110,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 1995408, savedInvStd: s.f + 1995440,
                 runningMean: s.p + 6464, runningVar: s.p + 6496, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(16)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
@@ -4106,7 +4118,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 1995408, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
         s.profiler?.start()
@@ -4114,24 +4126,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7056, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(18)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7088, outChannels: 32, inChannels: 32, into: s.f + 3456)
-        s.profiler?.stop(18)
-        // features.1.1.block.2 project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(12), pixels: 69696 &* s.n, inChannels: 32, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
         s.profiler?.stop(19)
-        // features.1.1.block.2 BatchNorm (batch statistics) + identity on [n, 264, 264, 32]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 1996048, savedInvStd: s.f + 1996080,
-                runningMean: s.p + 8176, runningVar: s.p + 8208, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 69696 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1996048, savedInvStd: s.f + 1996080,
+                runningMean: s.p + 8176, runningVar: s.p + 8208, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
+        }
+        // features.1.1.block.2 frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(12), pixels: 69696 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(21)
+        }
+        // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112,
+                beta: s.p + 8144, savedMean: s.f + 1996048, savedInvStd: s.f + 1996080, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
@@ -4139,21 +4162,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8112, beta: s.p + 8144, runningMean: s.p + 8176, runningVar: s.p + 8208, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 1996048, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9955555555555555
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0044444444444444444, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 2230272, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -4161,13 +4184,13 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8240, channels: 32, kernel: 3, into: s.f + 1996176)
-        s.profiler?.stop(24)
+        s.profiler?.stop(26)
         // features.1.2.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 264, width: 264, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 1996176, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -4175,7 +4198,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(21), savedMean: s.f + 1996112, savedInvStd: s.f + 1996144,
                 runningMean: s.p + 8592, runningVar: s.p + 8624, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
@@ -4183,7 +4206,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 1996112, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
         s.profiler?.start()
@@ -4191,24 +4214,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, reduceBias: s.p + 8912,
             activation: .silu, expandWeights: s.p + 8928, expandBias: s.p + 9184, savedPooled: s.tensor(23),
             savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
-        s.profiler?.stop(28)
+        s.profiler?.stop(30)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9216, outChannels: 32, inChannels: 32, into: s.f + 3456)
-        s.profiler?.stop(29)
-        // features.1.2.block.2 project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(22), pixels: 69696 &* s.n, inChannels: 32, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(30)
-        // features.1.2.block.2 BatchNorm (batch statistics) + identity on [n, 264, 264, 32]
+        s.profiler?.stop(31)
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32,
-                gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(27), savedMean: s.f + 1996752, savedInvStd: s.f + 1996784,
-                runningMean: s.p + 10304, runningVar: s.p + 10336, pool: pool)
-            s.profiler?.stop(31)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 69696 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(26), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1996752, savedInvStd: s.f + 1996784,
+                runningMean: s.p + 10304, runningVar: s.p + 10336, workspace: s.ws, pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.1.2.block.2 frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(22), pixels: 69696 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(26), pool: pool)
+            s.profiler?.stop(33)
+        }
+        // features.1.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240,
+                beta: s.p + 10272, savedMean: s.f + 1996752, savedInvStd: s.f + 1996784, activation: .identity,
+                output: s.tensor(27), pool: pool)
+            s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
@@ -4216,21 +4250,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 10240, beta: s.p + 10272, runningMean: s.p + 10304, runningVar: s.p + 10336, eps: 0.001,
                 activation: .identity, output: s.tensor(27), scratch: s.f + 1996752, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(35)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9911111111111112
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008888888888888889, into: s.tensor(29),
                 random: &random)
-            s.profiler?.stop(33)
+            s.profiler?.stop(36)
         }
         // features.1.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(27),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 2230272, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(34)
+        s.profiler?.stop(37)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
@@ -4238,20 +4272,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10368, outChannels: 192, inChannels: 32, into: s.f + 3456)
-        s.profiler?.stop(35)
-        // features.2.0.block.0 expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(28), pixels: 69696 &* s.n, inChannels: 32, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(36)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 192]
+        s.profiler?.stop(38)
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
-                gamma: s.p + 16512, beta: s.p + 16704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
-                runningMean: s.p + 16896, runningVar: s.p + 17088, pool: pool)
-            s.profiler?.stop(37)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(28), pixels: 69696 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
+                runningMean: s.p + 16896, runningVar: s.p + 17088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(39)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(28), pixels: 69696 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(30), pool: pool)
+            s.profiler?.stop(40)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 192]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
+                gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
+                activation: .silu, output: s.tensor(31), pool: pool)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]
         if s.options.frozenBlocks > 4 {
@@ -4259,18 +4304,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1996816, pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(42)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 1997584)
-        s.profiler?.stop(39)
+        s.profiler?.stop(43)
         // features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 264, width: 264, channels: 192, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 1997584, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(40)
+        s.profiler?.stop(44)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -4278,7 +4323,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 1997200, savedInvStd: s.f + 1997392,
                 runningMean: s.p + 19392, runningVar: s.p + 19584, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(45)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks > 4 {
@@ -4286,7 +4331,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1997200, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(46)
         }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
         s.profiler?.start()
@@ -4294,25 +4339,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, reduceBias: s.p + 21312,
             activation: .silu, expandWeights: s.p + 21328, expandBias: s.p + 22864, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(43)
+        s.profiler?.stop(47)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23056, outChannels: 40, inChannels: 192, into: s.f + 3456)
-        s.profiler?.stop(44)
-        // features.2.0.block.3 project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 17424 &* s.n, inChannels: 192,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(38), pool: pool)
-        s.profiler?.stop(45)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
+        s.profiler?.stop(48)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 2001040, savedInvStd: s.f + 2001080,
-                runningMean: s.p + 30832, runningVar: s.p + 30880, pool: pool)
-            s.profiler?.stop(46)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 17424 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2001040, savedInvStd: s.f + 2001080,
+                runningMean: s.p + 30832, runningVar: s.p + 30880, workspace: s.ws, pool: pool)
+            s.profiler?.stop(49)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 17424 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(50)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736,
+                beta: s.p + 30784, savedMean: s.f + 2001040, savedInvStd: s.f + 2001080, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(51)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 4 {
@@ -4320,7 +4375,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 30736, beta: s.p + 30784, runningMean: s.p + 30832, runningVar: s.p + 30880, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 2001040, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(52)
         }
     }
 
@@ -4329,20 +4384,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30928, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(48)
-        // features.2.1.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(39), pixels: 17424 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(49)
-        // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        s.profiler?.stop(53)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(41), savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
-                runningMean: s.p + 41008, runningVar: s.p + 41248, pool: pool)
-            s.profiler?.stop(50)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
+                runningMean: s.p + 41008, runningVar: s.p + 41248, workspace: s.ws, pool: pool)
+            s.profiler?.stop(54)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(39), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(40), pool: pool)
+            s.profiler?.stop(55)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
+                activation: .silu, output: s.tensor(41), pool: pool)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
@@ -4350,18 +4416,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 2001120, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(57)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 2002080)
-        s.profiler?.stop(52)
+        s.profiler?.stop(58)
         // features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2002080, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(53)
+        s.profiler?.stop(59)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -4369,7 +4435,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(43), savedMean: s.f + 2001600, savedInvStd: s.f + 2001840,
                 runningMean: s.p + 44128, runningVar: s.p + 44368, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(60)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
@@ -4377,7 +4443,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 2001600, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(61)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4385,25 +4451,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, reduceBias: s.p + 47008,
             activation: .silu, expandWeights: s.p + 47024, expandBias: s.p + 49424, savedPooled: s.tensor(45),
             savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(56)
+        s.profiler?.stop(62)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(57)
-        // features.2.1.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(44), pixels: 17424 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(48), pool: pool)
-        s.profiler?.stop(58)
-        // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
+        s.profiler?.stop(63)
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(49), savedMean: s.f + 2006400, savedInvStd: s.f + 2006440,
-                runningMean: s.p + 59360, runningVar: s.p + 59408, pool: pool)
-            s.profiler?.stop(59)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2006400, savedInvStd: s.f + 2006440,
+                runningMean: s.p + 59360, runningVar: s.p + 59408, workspace: s.ws, pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.2.1.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(44), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(48), pool: pool)
+            s.profiler?.stop(65)
+        }
+        // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264,
+                beta: s.p + 59312, savedMean: s.f + 2006400, savedInvStd: s.f + 2006440, activation: .identity,
+                output: s.tensor(49), pool: pool)
+            s.profiler?.stop(66)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 5 {
@@ -4411,21 +4487,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 59264, beta: s.p + 59312, runningMean: s.p + 59360, runningVar: s.p + 59408, eps: 0.001,
                 activation: .identity, output: s.tensor(49), scratch: s.f + 2006400, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(67)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9822222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.017777777777777778, into: s.tensor(51),
                 random: &random)
-            s.profiler?.stop(61)
+            s.profiler?.stop(68)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(69)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4433,20 +4509,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59456, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(63)
-        // features.2.2.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(50), pixels: 17424 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(64)
-        // features.2.2.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        s.profiler?.stop(70)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(53), savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
-                runningMean: s.p + 69536, runningVar: s.p + 69776, pool: pool)
-            s.profiler?.stop(65)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(50), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
+                runningMean: s.p + 69536, runningVar: s.p + 69776, workspace: s.ws, pool: pool)
+            s.profiler?.stop(71)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(50), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(52), pool: pool)
+            s.profiler?.stop(72)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
+                activation: .silu, output: s.tensor(53), pool: pool)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
@@ -4454,18 +4541,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 2006480, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(74)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 2007440)
-        s.profiler?.stop(67)
+        s.profiler?.stop(75)
         // features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2007440, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(68)
+        s.profiler?.stop(76)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4473,7 +4560,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(55), savedMean: s.f + 2006960, savedInvStd: s.f + 2007200,
                 runningMean: s.p + 72656, runningVar: s.p + 72896, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(77)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
@@ -4481,7 +4568,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 2006960, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(78)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4489,25 +4576,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, reduceBias: s.p + 75536,
             activation: .silu, expandWeights: s.p + 75552, expandBias: s.p + 77952, savedPooled: s.tensor(57),
             savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(79)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 78192, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(72)
-        // features.2.2.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(56), pixels: 17424 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(60), pool: pool)
-        s.profiler?.stop(73)
-        // features.2.2.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
+        s.profiler?.stop(80)
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(61), savedMean: s.f + 2011760, savedInvStd: s.f + 2011800,
-                runningMean: s.p + 87888, runningVar: s.p + 87936, pool: pool)
-            s.profiler?.stop(74)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2011760, savedInvStd: s.f + 2011800,
+                runningMean: s.p + 87888, runningVar: s.p + 87936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(81)
+        }
+        // features.2.2.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(56), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(60), pool: pool)
+            s.profiler?.stop(82)
+        }
+        // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792,
+                beta: s.p + 87840, savedMean: s.f + 2011760, savedInvStd: s.f + 2011800, activation: .identity,
+                output: s.tensor(61), pool: pool)
+            s.profiler?.stop(83)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 6 {
@@ -4515,21 +4612,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 87792, beta: s.p + 87840, runningMean: s.p + 87888, runningVar: s.p + 87936, eps: 0.001,
                 activation: .identity, output: s.tensor(61), scratch: s.f + 2011760, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(84)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9777777777777777
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022222222222222223, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(76)
+            s.profiler?.stop(85)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(50), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(86)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4537,20 +4634,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 87984, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(78)
-        // features.2.3.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(62), pixels: 17424 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(79)
-        // features.2.3.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        s.profiler?.stop(87)
+        // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
-                runningMean: s.p + 98064, runningVar: s.p + 98304, pool: pool)
-            s.profiler?.stop(80)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
+                runningMean: s.p + 98064, runningVar: s.p + 98304, workspace: s.ws, pool: pool)
+            s.profiler?.stop(88)
+        }
+        // features.2.3.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(62), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(89)
+        }
+        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
+                activation: .silu, output: s.tensor(65), pool: pool)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
@@ -4558,18 +4666,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 2011840, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(91)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 2012800)
-        s.profiler?.stop(82)
+        s.profiler?.stop(92)
         // features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2012800, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(83)
+        s.profiler?.stop(93)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4577,7 +4685,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(67), savedMean: s.f + 2012320, savedInvStd: s.f + 2012560,
                 runningMean: s.p + 101184, runningVar: s.p + 101424, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(94)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
@@ -4585,7 +4693,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
                 eps: 0.001, activation: .silu, output: s.tensor(67), scratch: s.f + 2012320, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(95)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4593,25 +4701,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, reduceBias: s.p + 104064,
             activation: .silu, expandWeights: s.p + 104080, expandBias: s.p + 106480, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(86)
+        s.profiler?.stop(96)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 106720, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(87)
-        // features.2.3.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 17424 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(72), pool: pool)
-        s.profiler?.stop(88)
-        // features.2.3.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
+        s.profiler?.stop(97)
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 2017120, savedInvStd: s.f + 2017160,
-                runningMean: s.p + 116416, runningVar: s.p + 116464, pool: pool)
-            s.profiler?.stop(89)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2017120, savedInvStd: s.f + 2017160,
+                runningMean: s.p + 116416, runningVar: s.p + 116464, workspace: s.ws, pool: pool)
+            s.profiler?.stop(98)
+        }
+        // features.2.3.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(68), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(99)
+        }
+        // features.2.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2017120, savedInvStd: s.f + 2017160,
+                activation: .identity, output: s.tensor(73), pool: pool)
+            s.profiler?.stop(100)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 7 {
@@ -4619,21 +4737,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 116320, beta: s.p + 116368, runningMean: s.p + 116416, runningVar: s.p + 116464,
                 eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 2017120, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(101)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026666666666666672, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(91)
+            s.profiler?.stop(102)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(92)
+        s.profiler?.stop(103)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4641,20 +4759,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.4.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 116512, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(93)
-        // features.2.4.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 17424 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(94)
-        // features.2.4.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        s.profiler?.stop(104)
+        // features.2.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
-                runningMean: s.p + 126592, runningVar: s.p + 126832, pool: pool)
-            s.profiler?.stop(95)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
+                runningMean: s.p + 126592, runningVar: s.p + 126832, workspace: s.ws, pool: pool)
+            s.profiler?.stop(105)
+        }
+        // features.2.4.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(74), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(106)
+        }
+        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
+                activation: .silu, output: s.tensor(77), pool: pool)
+            s.profiler?.stop(107)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
@@ -4662,18 +4791,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 2017200, pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(108)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 2018160)
-        s.profiler?.stop(97)
+        s.profiler?.stop(109)
         // features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2018160, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(98)
+        s.profiler?.stop(110)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4681,7 +4810,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(79), savedMean: s.f + 2017680, savedInvStd: s.f + 2017920,
                 runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(111)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
@@ -4689,7 +4818,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
                 eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 2017680, pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(112)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4697,25 +4826,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, reduceBias: s.p + 132592,
             activation: .silu, expandWeights: s.p + 132608, expandBias: s.p + 135008, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(101)
+        s.profiler?.stop(113)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135248, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(102)
-        // features.2.4.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 17424 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(84), pool: pool)
-        s.profiler?.stop(103)
-        // features.2.4.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
+        s.profiler?.stop(114)
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 2022480, savedInvStd: s.f + 2022520,
-                runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
-            s.profiler?.stop(104)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2022480, savedInvStd: s.f + 2022520,
+                runningMean: s.p + 144944, runningVar: s.p + 144992, workspace: s.ws, pool: pool)
+            s.profiler?.stop(115)
+        }
+        // features.2.4.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(80), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(116)
+        }
+        // features.2.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2022480, savedInvStd: s.f + 2022520,
+                activation: .identity, output: s.tensor(85), pool: pool)
+            s.profiler?.stop(117)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 8 {
@@ -4723,21 +4862,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 144848, beta: s.p + 144896, runningMean: s.p + 144944, runningVar: s.p + 144992,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 2022480, pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(118)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9688888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.031111111111111114, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(106)
+            s.profiler?.stop(119)
         }
         // features.2.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(107)
+        s.profiler?.stop(120)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4745,20 +4884,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.5.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 145040, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(108)
-        // features.2.5.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 17424 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(109)
-        // features.2.5.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        s.profiler?.stop(121)
+        // features.2.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
-                runningMean: s.p + 155120, runningVar: s.p + 155360, pool: pool)
-            s.profiler?.stop(110)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
+                runningMean: s.p + 155120, runningVar: s.p + 155360, workspace: s.ws, pool: pool)
+            s.profiler?.stop(122)
+        }
+        // features.2.5.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(123)
+        }
+        // features.2.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
+                activation: .silu, output: s.tensor(89), pool: pool)
+            s.profiler?.stop(124)
         }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
@@ -4766,18 +4916,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 2022560, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(125)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 2023520)
-        s.profiler?.stop(112)
+        s.profiler?.stop(126)
         // features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2023520, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(127)
         // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4785,7 +4935,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(91), savedMean: s.f + 2023040, savedInvStd: s.f + 2023280,
                 runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(128)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
@@ -4793,7 +4943,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
                 eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 2023040, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(129)
         }
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4801,25 +4951,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, reduceBias: s.p + 161120,
             activation: .silu, expandWeights: s.p + 161136, expandBias: s.p + 163536, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(130)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 163776, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(117)
-        // features.2.5.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 17424 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
-            output: s.tensor(96), pool: pool)
-        s.profiler?.stop(118)
-        // features.2.5.block.3 BatchNorm (batch statistics) + identity on [n, 132, 132, 40]
+        s.profiler?.stop(131)
+        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 2027840, savedInvStd: s.f + 2027880,
-                runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
-            s.profiler?.stop(119)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(96), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2027840, savedInvStd: s.f + 2027880,
+                runningMean: s.p + 173472, runningVar: s.p + 173520, workspace: s.ws, pool: pool)
+            s.profiler?.stop(132)
+        }
+        // features.2.5.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 17424 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(133)
+        }
+        // features.2.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2027840, savedInvStd: s.f + 2027880,
+                activation: .identity, output: s.tensor(97), pool: pool)
+            s.profiler?.stop(134)
         }
         // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 9 {
@@ -4827,21 +4987,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 173376, beta: s.p + 173424, runningMean: s.p + 173472, runningVar: s.p + 173520,
                 eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 2027840, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(135)
         }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9644444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.035555555555555556, into: s.tensor(99),
                 random: &random)
-            s.profiler?.stop(121)
+            s.profiler?.stop(136)
         }
         // features.2.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(97),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(122)
+        s.profiler?.stop(137)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
@@ -4849,20 +5009,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173568, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(123)
-        // features.3.0.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(98), pixels: 17424 &* s.n, inChannels: 40, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(124)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        s.profiler?.stop(138)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
-                runningMean: s.p + 183648, runningVar: s.p + 183888, pool: pool)
-            s.profiler?.stop(125)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(98), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(100), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
+                runningMean: s.p + 183648, runningVar: s.p + 183888, workspace: s.ws, pool: pool)
+            s.profiler?.stop(139)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(98), pixels: 17424 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+                output: s.tensor(100), pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
+                activation: .silu, output: s.tensor(101), pool: pool)
+            s.profiler?.stop(141)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 10 {
@@ -4870,18 +5041,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 2027920, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(142)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 2028880)
-        s.profiler?.stop(127)
+        s.profiler?.stop(143)
         // features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 132, width: 132, channels: 240, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2028880, bias: s.f,
             activation: .identity, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(144)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4889,7 +5060,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(103), savedMean: s.f + 2028400, savedInvStd: s.f + 2028640,
                 runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(145)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks > 10 {
@@ -4897,7 +5068,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
                 eps: 0.001, activation: .silu, output: s.tensor(103), scratch: s.f + 2028400, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(146)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
         s.profiler?.start()
@@ -4905,25 +5076,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, reduceBias: s.p + 193488,
             activation: .silu, expandWeights: s.p + 193504, expandBias: s.p + 195904, savedPooled: s.tensor(105),
             savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
-        s.profiler?.stop(131)
+        s.profiler?.stop(147)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 196144, outChannels: 72, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(132)
-        // features.3.0.block.3 project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(104), pixels: 4356 &* s.n, inChannels: 240,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
-            output: s.tensor(108), pool: pool)
-        s.profiler?.stop(133)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
+        s.profiler?.stop(148)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(109), savedMean: s.f + 2040880, savedInvStd: s.f + 2040952,
-                runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(104), pixels: 4356 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(108), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2040880, savedInvStd: s.f + 2040952,
+                runningMean: s.p + 213584, runningVar: s.p + 213664, workspace: s.ws, pool: pool)
+            s.profiler?.stop(149)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(104), pixels: 4356 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+                output: s.tensor(108), pool: pool)
+            s.profiler?.stop(150)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2040880, savedInvStd: s.f + 2040952,
+                activation: .identity, output: s.tensor(109), pool: pool)
+            s.profiler?.stop(151)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 10 {
@@ -4931,7 +5112,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 213424, beta: s.p + 213504, runningMean: s.p + 213584, runningVar: s.p + 213664,
                 eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 2040880, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(152)
         }
     }
 
@@ -4940,20 +5121,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 213744, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(136)
-        // features.3.1.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(109), pixels: 4356 &* s.n, inChannels: 72, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(137)
-        // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        s.profiler?.stop(153)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
-                runningMean: s.p + 245712, runningVar: s.p + 246144, pool: pool)
-            s.profiler?.stop(138)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(109), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(110), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
+                runningMean: s.p + 245712, runningVar: s.p + 246144, workspace: s.ws, pool: pool)
+            s.profiler?.stop(154)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(109), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(155)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
+                activation: .silu, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(156)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
@@ -4961,18 +5153,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 2041024, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(157)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 2042752)
-        s.profiler?.stop(140)
+        s.profiler?.stop(158)
         // features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2042752, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(141)
+        s.profiler?.stop(159)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4980,7 +5172,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(113), savedMean: s.f + 2041888, savedInvStd: s.f + 2042320,
                 runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(160)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
@@ -4988,7 +5180,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 2041888, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(161)
         }
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -4996,25 +5188,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, reduceBias: s.p + 266880,
             activation: .silu, expandWeights: s.p + 266912, expandBias: s.p + 274688, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(144)
+        s.profiler?.stop(162)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 275120, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(145)
-        // features.3.1.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 4356 &* s.n, inChannels: 432,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
-            output: s.tensor(118), pool: pool)
-        s.profiler?.stop(146)
-        // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
+        s.profiler?.stop(163)
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 2064352, savedInvStd: s.f + 2064424,
-                runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
-            s.profiler?.stop(147)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(118), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2064352, savedInvStd: s.f + 2064424,
+                runningMean: s.p + 306384, runningVar: s.p + 306464, workspace: s.ws, pool: pool)
+            s.profiler?.stop(164)
+        }
+        // features.3.1.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(114), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(165)
+        }
+        // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2064352, savedInvStd: s.f + 2064424,
+                activation: .identity, output: s.tensor(119), pool: pool)
+            s.profiler?.stop(166)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 11 {
@@ -5022,21 +5224,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 306224, beta: s.p + 306304, runningMean: s.p + 306384, runningVar: s.p + 306464,
                 eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 2064352, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(167)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9555555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.044444444444444446, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(149)
+            s.profiler?.stop(168)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(109), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(169)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5044,20 +5246,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 306544, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(151)
-        // features.3.2.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 4356 &* s.n, inChannels: 72, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(152)
-        // features.3.2.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        s.profiler?.stop(170)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
-                runningMean: s.p + 338512, runningVar: s.p + 338944, pool: pool)
-            s.profiler?.stop(153)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(122), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
+                runningMean: s.p + 338512, runningVar: s.p + 338944, workspace: s.ws, pool: pool)
+            s.profiler?.stop(171)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(120), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
+                activation: .silu, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(173)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
@@ -5065,18 +5278,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 2064496, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(174)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 2066224)
-        s.profiler?.stop(155)
+        s.profiler?.stop(175)
         // features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2066224, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(156)
+        s.profiler?.stop(176)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -5084,7 +5297,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(125), savedMean: s.f + 2065360, savedInvStd: s.f + 2065792,
                 runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(177)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
@@ -5092,7 +5305,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 2065360, pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(178)
         }
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5100,25 +5313,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, reduceBias: s.p + 359680,
             activation: .silu, expandWeights: s.p + 359712, expandBias: s.p + 367488, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(179)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 367920, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(160)
-        // features.3.2.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 4356 &* s.n, inChannels: 432,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
-            output: s.tensor(130), pool: pool)
-        s.profiler?.stop(161)
-        // features.3.2.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
+        s.profiler?.stop(180)
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 2087824, savedInvStd: s.f + 2087896,
-                runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
-            s.profiler?.stop(162)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(130), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2087824, savedInvStd: s.f + 2087896,
+                runningMean: s.p + 399184, runningVar: s.p + 399264, workspace: s.ws, pool: pool)
+            s.profiler?.stop(181)
+        }
+        // features.3.2.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(126), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(182)
+        }
+        // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2087824, savedInvStd: s.f + 2087896,
+                activation: .identity, output: s.tensor(131), pool: pool)
+            s.profiler?.stop(183)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 12 {
@@ -5126,21 +5349,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 399024, beta: s.p + 399104, runningMean: s.p + 399184, runningVar: s.p + 399264,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 2087824, pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(184)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9511111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04888888888888889, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(164)
+            s.profiler?.stop(185)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(186)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5148,20 +5371,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 399344, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(166)
-        // features.3.3.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 4356 &* s.n, inChannels: 72, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(167)
-        // features.3.3.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        s.profiler?.stop(187)
+        // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
-                runningMean: s.p + 431312, runningVar: s.p + 431744, pool: pool)
-            s.profiler?.stop(168)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(134), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
+                runningMean: s.p + 431312, runningVar: s.p + 431744, workspace: s.ws, pool: pool)
+            s.profiler?.stop(188)
+        }
+        // features.3.3.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(189)
+        }
+        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
+                activation: .silu, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(190)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
@@ -5169,18 +5403,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 2087968, pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(191)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 2089696)
-        s.profiler?.stop(170)
+        s.profiler?.stop(192)
         // features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2089696, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(193)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -5188,7 +5422,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(137), savedMean: s.f + 2088832, savedInvStd: s.f + 2089264,
                 runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(194)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
@@ -5196,7 +5430,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 2088832, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(195)
         }
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5204,25 +5438,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, reduceBias: s.p + 452480,
             activation: .silu, expandWeights: s.p + 452512, expandBias: s.p + 460288, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(174)
+        s.profiler?.stop(196)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 460720, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(175)
-        // features.3.3.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 4356 &* s.n, inChannels: 432,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
-            output: s.tensor(142), pool: pool)
-        s.profiler?.stop(176)
-        // features.3.3.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
+        s.profiler?.stop(197)
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(143), savedMean: s.f + 2111296, savedInvStd: s.f + 2111368,
-                runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
-            s.profiler?.stop(177)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(142), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2111296, savedInvStd: s.f + 2111368,
+                runningMean: s.p + 491984, runningVar: s.p + 492064, workspace: s.ws, pool: pool)
+            s.profiler?.stop(198)
+        }
+        // features.3.3.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(199)
+        }
+        // features.3.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2111296, savedInvStd: s.f + 2111368,
+                activation: .identity, output: s.tensor(143), pool: pool)
+            s.profiler?.stop(200)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 13 {
@@ -5230,21 +5474,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 491824, beta: s.p + 491904, runningMean: s.p + 491984, runningVar: s.p + 492064,
                 eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 2111296, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(201)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.053333333333333344, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(179)
+            s.profiler?.stop(202)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(180)
+        s.profiler?.stop(203)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5252,20 +5496,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.4.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 492144, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(181)
-        // features.3.4.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(144), pixels: 4356 &* s.n, inChannels: 72, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(182)
-        // features.3.4.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        s.profiler?.stop(204)
+        // features.3.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
-                runningMean: s.p + 524112, runningVar: s.p + 524544, pool: pool)
-            s.profiler?.stop(183)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(146), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
+                runningMean: s.p + 524112, runningVar: s.p + 524544, workspace: s.ws, pool: pool)
+            s.profiler?.stop(205)
+        }
+        // features.3.4.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(144), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+                output: s.tensor(146), pool: pool)
+            s.profiler?.stop(206)
+        }
+        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
+                activation: .silu, output: s.tensor(147), pool: pool)
+            s.profiler?.stop(207)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
@@ -5273,18 +5528,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 2111440, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(208)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 2113168)
-        s.profiler?.stop(185)
+        s.profiler?.stop(209)
         // features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2113168, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(210)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5292,7 +5547,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(149), savedMean: s.f + 2112304, savedInvStd: s.f + 2112736,
                 runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(211)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
@@ -5300,7 +5555,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
                 eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 2112304, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(212)
         }
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5308,25 +5563,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, reduceBias: s.p + 545280,
             activation: .silu, expandWeights: s.p + 545312, expandBias: s.p + 553088, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(213)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 553520, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(190)
-        // features.3.4.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(150), pixels: 4356 &* s.n, inChannels: 432,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
-            output: s.tensor(154), pool: pool)
-        s.profiler?.stop(191)
-        // features.3.4.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
+        s.profiler?.stop(214)
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(155), savedMean: s.f + 2134768, savedInvStd: s.f + 2134840,
-                runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
-            s.profiler?.stop(192)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(154), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2134768, savedInvStd: s.f + 2134840,
+                runningMean: s.p + 584784, runningVar: s.p + 584864, workspace: s.ws, pool: pool)
+            s.profiler?.stop(215)
+        }
+        // features.3.4.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(150), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(216)
+        }
+        // features.3.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2134768, savedInvStd: s.f + 2134840,
+                activation: .identity, output: s.tensor(155), pool: pool)
+            s.profiler?.stop(217)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 14 {
@@ -5334,21 +5599,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 584624, beta: s.p + 584704, runningMean: s.p + 584784, runningVar: s.p + 584864,
                 eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 2134768, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(218)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9422222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05777777777777778, into: s.tensor(157),
                 random: &random)
-            s.profiler?.stop(194)
+            s.profiler?.stop(219)
         }
         // features.3.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(144), branch: s.tensor(155),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(220)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5356,20 +5621,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.5.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 584944, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(196)
-        // features.3.5.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(156), pixels: 4356 &* s.n, inChannels: 72, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(197)
-        // features.3.5.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        s.profiler?.stop(221)
+        // features.3.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
-                runningMean: s.p + 616912, runningVar: s.p + 617344, pool: pool)
-            s.profiler?.stop(198)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(156), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(158), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
+                runningMean: s.p + 616912, runningVar: s.p + 617344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(222)
+        }
+        // features.3.5.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(156), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+                output: s.tensor(158), pool: pool)
+            s.profiler?.stop(223)
+        }
+        // features.3.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
+                activation: .silu, output: s.tensor(159), pool: pool)
+            s.profiler?.stop(224)
         }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
@@ -5377,18 +5653,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 2134912, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(225)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 2136640)
-        s.profiler?.stop(200)
+        s.profiler?.stop(226)
         // features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2136640, bias: s.f,
             activation: .identity, output: s.tensor(160), pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(227)
         // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5396,7 +5672,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(161), savedMean: s.f + 2135776, savedInvStd: s.f + 2136208,
                 runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(228)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
@@ -5404,7 +5680,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
                 eps: 0.001, activation: .silu, output: s.tensor(161), scratch: s.f + 2135776, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(229)
         }
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5412,25 +5688,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, reduceBias: s.p + 638080,
             activation: .silu, expandWeights: s.p + 638112, expandBias: s.p + 645888, savedPooled: s.tensor(163),
             savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
-        s.profiler?.stop(204)
+        s.profiler?.stop(230)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 646320, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(205)
-        // features.3.5.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(162), pixels: 4356 &* s.n, inChannels: 432,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
-            output: s.tensor(166), pool: pool)
-        s.profiler?.stop(206)
-        // features.3.5.block.3 BatchNorm (batch statistics) + identity on [n, 66, 66, 72]
+        s.profiler?.stop(231)
+        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(167), savedMean: s.f + 2158240, savedInvStd: s.f + 2158312,
-                runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
-            s.profiler?.stop(207)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(166), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2158240, savedInvStd: s.f + 2158312,
+                runningMean: s.p + 677584, runningVar: s.p + 677664, workspace: s.ws, pool: pool)
+            s.profiler?.stop(232)
+        }
+        // features.3.5.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(162), pixels: 4356 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+                output: s.tensor(166), pool: pool)
+            s.profiler?.stop(233)
+        }
+        // features.3.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2158240, savedInvStd: s.f + 2158312,
+                activation: .identity, output: s.tensor(167), pool: pool)
+            s.profiler?.stop(234)
         }
         // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 15 {
@@ -5438,21 +5724,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 677424, beta: s.p + 677504, runningMean: s.p + 677584, runningVar: s.p + 677664,
                 eps: 0.001, activation: .identity, output: s.tensor(167), scratch: s.f + 2158240, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(235)
         }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9377777777777778
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06222222222222223, into: s.tensor(169),
                 random: &random)
-            s.profiler?.stop(209)
+            s.profiler?.stop(236)
         }
         // features.3.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(156), branch: s.tensor(167),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(237)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
@@ -5460,20 +5746,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 677744, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(211)
-        // features.4.0.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(168), pixels: 4356 &* s.n, inChannels: 72, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(212)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        s.profiler?.stop(238)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
-                runningMean: s.p + 709712, runningVar: s.p + 710144, pool: pool)
-            s.profiler?.stop(213)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(168), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(170), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
+                runningMean: s.p + 709712, runningVar: s.p + 710144, workspace: s.ws, pool: pool)
+            s.profiler?.stop(239)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(168), pixels: 4356 &* s.n, inChannels: 72,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+                output: s.tensor(170), pool: pool)
+            s.profiler?.stop(240)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
+                activation: .silu, output: s.tensor(171), pool: pool)
+            s.profiler?.stop(241)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 16 {
@@ -5481,18 +5778,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 2158384, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(242)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 2160112)
-        s.profiler?.stop(215)
+        s.profiler?.stop(243)
         // features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 66, width: 66, channels: 432, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2160112, bias: s.f,
             activation: .identity, output: s.tensor(172), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(244)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5500,7 +5797,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(173), savedMean: s.f + 2159248, savedInvStd: s.f + 2159680,
                 runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(245)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks > 16 {
@@ -5508,7 +5805,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
                 eps: 0.001, activation: .silu, output: s.tensor(173), scratch: s.f + 2159248, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(246)
         }
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
         s.profiler?.start()
@@ -5516,25 +5813,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, reduceBias: s.p + 723968,
             activation: .silu, expandWeights: s.p + 724000, expandBias: s.p + 731776, savedPooled: s.tensor(175),
             savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(247)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [432][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 732208, outChannels: 144, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(220)
-        // features.4.0.block.3 project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(174), pixels: 1089 &* s.n, inChannels: 432,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(178), pool: pool)
-        s.profiler?.stop(221)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(248)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(179), savedMean: s.f + 2167888, savedInvStd: s.f + 2168032,
-                runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
-            s.profiler?.stop(222)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(174), pixels: 1089 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(178), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2167888, savedInvStd: s.f + 2168032,
+                runningMean: s.p + 794704, runningVar: s.p + 794848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(249)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(174), pixels: 1089 &* s.n, inChannels: 432,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(178), pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2167888, savedInvStd: s.f + 2168032,
+                activation: .identity, output: s.tensor(179), pool: pool)
+            s.profiler?.stop(251)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 16 {
@@ -5542,7 +5849,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 794416, beta: s.p + 794560, runningMean: s.p + 794704, runningVar: s.p + 794848,
                 eps: 0.001, activation: .identity, output: s.tensor(179), scratch: s.f + 2167888, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(252)
         }
     }
 
@@ -5551,21 +5858,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 794992, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(224)
-        // features.4.1.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(179), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(180), pool: pool)
-        s.profiler?.stop(225)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(253)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(181), savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
-                runningMean: s.p + 921136, runningVar: s.p + 922000, pool: pool)
-            s.profiler?.stop(226)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(179), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(180), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
+                runningMean: s.p + 921136, runningVar: s.p + 922000, workspace: s.ws, pool: pool)
+            s.profiler?.stop(254)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(179), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(255)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
+                activation: .silu, output: s.tensor(181), pool: pool)
+            s.profiler?.stop(256)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
@@ -5573,18 +5890,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 2168176, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(257)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 2171632)
-        s.profiler?.stop(228)
+        s.profiler?.stop(258)
         // features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2171632, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(229)
+        s.profiler?.stop(259)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5592,7 +5909,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(183), savedMean: s.f + 2169904, savedInvStd: s.f + 2170768,
                 runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(260)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
@@ -5600,7 +5917,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 2169904, pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(261)
         }
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -5608,25 +5925,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, reduceBias: s.p + 965200,
             activation: .silu, expandWeights: s.p + 965248, expandBias: s.p + 996352, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(232)
+        s.profiler?.stop(262)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 997216, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(233)
-        // features.4.1.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(184), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(188), pool: pool)
-        s.profiler?.stop(234)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(263)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(189), savedMean: s.f + 2187184, savedInvStd: s.f + 2187328,
-                runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
-            s.profiler?.stop(235)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(188), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2187184, savedInvStd: s.f + 2187328,
+                runningMean: s.p + 1121920, runningVar: s.p + 1122064, workspace: s.ws, pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(184), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(265)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2187184, savedInvStd: s.f + 2187328,
+                activation: .identity, output: s.tensor(189), pool: pool)
+            s.profiler?.stop(266)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 17 {
@@ -5634,21 +5961,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1121632, beta: s.p + 1121776, runningMean: s.p + 1121920, runningVar: s.p + 1122064,
                 eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 2187184, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(267)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9288888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07111111111111111, into: s.tensor(191),
                 random: &random)
-            s.profiler?.stop(237)
+            s.profiler?.stop(268)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(179), branch: s.tensor(189),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(269)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -5656,21 +5983,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1122208, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(239)
-        // features.4.2.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(190), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(192), pool: pool)
-        s.profiler?.stop(240)
-        // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(270)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
-                runningMean: s.p + 1248352, runningVar: s.p + 1249216, pool: pool)
-            s.profiler?.stop(241)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(190), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(192), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
+                runningMean: s.p + 1248352, runningVar: s.p + 1249216, workspace: s.ws, pool: pool)
+            s.profiler?.stop(271)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(190), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(192), pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
+                activation: .silu, output: s.tensor(193), pool: pool)
+            s.profiler?.stop(273)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
@@ -5678,18 +6015,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 2187472, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(274)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 2190928)
-        s.profiler?.stop(243)
+        s.profiler?.stop(275)
         // features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2190928, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(276)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5697,7 +6034,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(195), savedMean: s.f + 2189200, savedInvStd: s.f + 2190064,
                 runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(277)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
@@ -5705,7 +6042,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 2189200, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(278)
         }
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -5713,25 +6050,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, reduceBias: s.p + 1292416,
             activation: .silu, expandWeights: s.p + 1292464, expandBias: s.p + 1323568, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(279)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1324432, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(248)
-        // features.4.2.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(196), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(200), pool: pool)
-        s.profiler?.stop(249)
-        // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(280)
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(201), savedMean: s.f + 2206480, savedInvStd: s.f + 2206624,
-                runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
-            s.profiler?.stop(250)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(200), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2206480, savedInvStd: s.f + 2206624,
+                runningMean: s.p + 1449136, runningVar: s.p + 1449280, workspace: s.ws, pool: pool)
+            s.profiler?.stop(281)
+        }
+        // features.4.2.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(196), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(200), pool: pool)
+            s.profiler?.stop(282)
+        }
+        // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2206480, savedInvStd: s.f + 2206624,
+                activation: .identity, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(283)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 18 {
@@ -5739,21 +6086,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1448848, beta: s.p + 1448992, runningMean: s.p + 1449136, runningVar: s.p + 1449280,
                 eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 2206480, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(284)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9244444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07555555555555557, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(252)
+            s.profiler?.stop(285)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(286)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -5761,21 +6108,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1449424, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(254)
-        // features.4.3.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(202), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(204), pool: pool)
-        s.profiler?.stop(255)
-        // features.4.3.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(287)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
-                runningMean: s.p + 1575568, runningVar: s.p + 1576432, pool: pool)
-            s.profiler?.stop(256)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(204), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
+                runningMean: s.p + 1575568, runningVar: s.p + 1576432, workspace: s.ws, pool: pool)
+            s.profiler?.stop(288)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(202), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(204), pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
+                activation: .silu, output: s.tensor(205), pool: pool)
+            s.profiler?.stop(290)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
@@ -5783,18 +6140,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 2206768, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(291)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 2210224)
-        s.profiler?.stop(258)
+        s.profiler?.stop(292)
         // features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2210224, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(293)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5802,7 +6159,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(207), savedMean: s.f + 2208496, savedInvStd: s.f + 2209360,
                 runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(294)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
@@ -5810,7 +6167,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 2208496, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(295)
         }
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -5818,25 +6175,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, reduceBias: s.p + 1619632,
             activation: .silu, expandWeights: s.p + 1619680, expandBias: s.p + 1650784, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(296)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1651648, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(263)
-        // features.4.3.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(208), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(212), pool: pool)
-        s.profiler?.stop(264)
-        // features.4.3.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(297)
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(213), savedMean: s.f + 2225776, savedInvStd: s.f + 2225920,
-                runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
-            s.profiler?.stop(265)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(212), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2225776, savedInvStd: s.f + 2225920,
+                runningMean: s.p + 1776352, runningVar: s.p + 1776496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.4.3.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(208), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(212), pool: pool)
+            s.profiler?.stop(299)
+        }
+        // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2225776, savedInvStd: s.f + 2225920,
+                activation: .identity, output: s.tensor(213), pool: pool)
+            s.profiler?.stop(300)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 19 {
@@ -5844,20 +6211,20 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1776064, beta: s.p + 1776208, runningMean: s.p + 1776352, runningVar: s.p + 1776496,
                 eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 2225776, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(301)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(215), random: &random)
-            s.profiler?.stop(267)
+            s.profiler?.stop(302)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(303)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -5865,21 +6232,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1776640, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(269)
-        // features.4.4.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(214), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(216), pool: pool)
-        s.profiler?.stop(270)
-        // features.4.4.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(304)
+        // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
-                runningMean: s.p + 1902784, runningVar: s.p + 1903648, pool: pool)
-            s.profiler?.stop(271)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(214), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(216), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
+                runningMean: s.p + 1902784, runningVar: s.p + 1903648, workspace: s.ws, pool: pool)
+            s.profiler?.stop(305)
+        }
+        // features.4.4.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(214), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(216), pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
+                activation: .silu, output: s.tensor(217), pool: pool)
+            s.profiler?.stop(307)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
@@ -5887,18 +6264,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 2226064, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(308)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 2229520)
-        s.profiler?.stop(273)
+        s.profiler?.stop(309)
         // features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2229520, bias: s.f,
             activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(310)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5906,7 +6283,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(219), savedMean: s.f + 2227792, savedInvStd: s.f + 2228656,
                 runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(311)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
@@ -5914,7 +6291,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 2227792, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(312)
         }
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -5922,25 +6299,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, reduceBias: s.p + 1946848,
             activation: .silu, expandWeights: s.p + 1946896, expandBias: s.p + 1978000, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(313)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1978864, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(278)
-        // features.4.4.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(220), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(224), pool: pool)
-        s.profiler?.stop(279)
-        // features.4.4.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(314)
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(225), savedMean: s.f + 2245072, savedInvStd: s.f + 2245216,
-                runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
-            s.profiler?.stop(280)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(224), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2245072, savedInvStd: s.f + 2245216,
+                runningMean: s.p + 2103568, runningVar: s.p + 2103712, workspace: s.ws, pool: pool)
+            s.profiler?.stop(315)
+        }
+        // features.4.4.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(220), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(224), pool: pool)
+            s.profiler?.stop(316)
+        }
+        // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2245072, savedInvStd: s.f + 2245216,
+                activation: .identity, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(317)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 20 {
@@ -5948,21 +6335,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2103280, beta: s.p + 2103424, runningMean: s.p + 2103568, runningVar: s.p + 2103712,
                 eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 2245072, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(318)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9155555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08444444444444445, into: s.tensor(227),
                 random: &random)
-            s.profiler?.stop(282)
+            s.profiler?.stop(319)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(320)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -5970,21 +6357,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2103856, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(284)
-        // features.4.5.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(226), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(228), pool: pool)
-        s.profiler?.stop(285)
-        // features.4.5.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(321)
+        // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
-                runningMean: s.p + 2230000, runningVar: s.p + 2230864, pool: pool)
-            s.profiler?.stop(286)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(226), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(228), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
+                runningMean: s.p + 2230000, runningVar: s.p + 2230864, workspace: s.ws, pool: pool)
+            s.profiler?.stop(322)
+        }
+        // features.4.5.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(226), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(228), pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
+                activation: .silu, output: s.tensor(229), pool: pool)
+            s.profiler?.stop(324)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
@@ -5992,18 +6389,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 2245360, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(325)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 2248816)
-        s.profiler?.stop(288)
+        s.profiler?.stop(326)
         // features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2248816, bias: s.f,
             activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(327)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6011,7 +6408,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(231), savedMean: s.f + 2247088, savedInvStd: s.f + 2247952,
                 runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(328)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
@@ -6019,7 +6416,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 2247088, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(329)
         }
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6027,25 +6424,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, reduceBias: s.p + 2274064,
             activation: .silu, expandWeights: s.p + 2274112, expandBias: s.p + 2305216, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(330)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2306080, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(293)
-        // features.4.5.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(232), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(236), pool: pool)
-        s.profiler?.stop(294)
-        // features.4.5.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(331)
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(237), savedMean: s.f + 2264368, savedInvStd: s.f + 2264512,
-                runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
-            s.profiler?.stop(295)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(236), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2264368, savedInvStd: s.f + 2264512,
+                runningMean: s.p + 2430784, runningVar: s.p + 2430928, workspace: s.ws, pool: pool)
+            s.profiler?.stop(332)
+        }
+        // features.4.5.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(232), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(236), pool: pool)
+            s.profiler?.stop(333)
+        }
+        // features.4.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2264368, savedInvStd: s.f + 2264512,
+                activation: .identity, output: s.tensor(237), pool: pool)
+            s.profiler?.stop(334)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 21 {
@@ -6053,21 +6460,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2430496, beta: s.p + 2430640, runningMean: s.p + 2430784, runningVar: s.p + 2430928,
                 eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 2264368, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(335)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9111111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08888888888888889, into: s.tensor(239),
                 random: &random)
-            s.profiler?.stop(297)
+            s.profiler?.stop(336)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(226), branch: s.tensor(237),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(337)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6075,21 +6482,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.6.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2431072, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(299)
-        // features.4.6.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(238), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(240), pool: pool)
-        s.profiler?.stop(300)
-        // features.4.6.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(338)
+        // features.4.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
-                runningMean: s.p + 2557216, runningVar: s.p + 2558080, pool: pool)
-            s.profiler?.stop(301)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(238), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(240), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
+                runningMean: s.p + 2557216, runningVar: s.p + 2558080, workspace: s.ws, pool: pool)
+            s.profiler?.stop(339)
+        }
+        // features.4.6.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(238), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(240), pool: pool)
+            s.profiler?.stop(340)
+        }
+        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
+                activation: .silu, output: s.tensor(241), pool: pool)
+            s.profiler?.stop(341)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
@@ -6097,18 +6514,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 2264656, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(342)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 2268112)
-        s.profiler?.stop(303)
+        s.profiler?.stop(343)
         // features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2268112, bias: s.f,
             activation: .identity, output: s.tensor(242), pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(344)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6116,7 +6533,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(243), savedMean: s.f + 2266384, savedInvStd: s.f + 2267248,
                 runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(345)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
@@ -6124,7 +6541,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
                 eps: 0.001, activation: .silu, output: s.tensor(243), scratch: s.f + 2266384, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(346)
         }
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6132,25 +6549,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, reduceBias: s.p + 2601280,
             activation: .silu, expandWeights: s.p + 2601328, expandBias: s.p + 2632432, savedPooled: s.tensor(245),
             savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(347)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2633296, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(308)
-        // features.4.6.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(244), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(248), pool: pool)
-        s.profiler?.stop(309)
-        // features.4.6.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(348)
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(249), savedMean: s.f + 2283664, savedInvStd: s.f + 2283808,
-                runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
-            s.profiler?.stop(310)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(244), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(248), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2283664, savedInvStd: s.f + 2283808,
+                runningMean: s.p + 2758000, runningVar: s.p + 2758144, workspace: s.ws, pool: pool)
+            s.profiler?.stop(349)
+        }
+        // features.4.6.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(244), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(248), pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.4.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2283664, savedInvStd: s.f + 2283808,
+                activation: .identity, output: s.tensor(249), pool: pool)
+            s.profiler?.stop(351)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 22 {
@@ -6158,21 +6585,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2757712, beta: s.p + 2757856, runningMean: s.p + 2758000, runningVar: s.p + 2758144,
                 eps: 0.001, activation: .identity, output: s.tensor(249), scratch: s.f + 2283664, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(352)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334, into: s.tensor(251),
                 random: &random)
-            s.profiler?.stop(312)
+            s.profiler?.stop(353)
         }
         // features.4.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(238), branch: s.tensor(249),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(354)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6180,21 +6607,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.7.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2758288, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(314)
-        // features.4.7.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(250), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(252), pool: pool)
-        s.profiler?.stop(315)
-        // features.4.7.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(355)
+        // features.4.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
-                runningMean: s.p + 2884432, runningVar: s.p + 2885296, pool: pool)
-            s.profiler?.stop(316)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(250), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(252), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
+                runningMean: s.p + 2884432, runningVar: s.p + 2885296, workspace: s.ws, pool: pool)
+            s.profiler?.stop(356)
+        }
+        // features.4.7.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(250), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(252), pool: pool)
+            s.profiler?.stop(357)
+        }
+        // features.4.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
+                activation: .silu, output: s.tensor(253), pool: pool)
+            s.profiler?.stop(358)
         }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
@@ -6202,18 +6639,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 2283952, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(359)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 2287408)
-        s.profiler?.stop(318)
+        s.profiler?.stop(360)
         // features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2287408, bias: s.f,
             activation: .identity, output: s.tensor(254), pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(361)
         // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6221,7 +6658,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(255), savedMean: s.f + 2285680, savedInvStd: s.f + 2286544,
                 runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(362)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
@@ -6229,7 +6666,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
                 eps: 0.001, activation: .silu, output: s.tensor(255), scratch: s.f + 2285680, pool: pool)
-            s.profiler?.stop(321)
+            s.profiler?.stop(363)
         }
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6237,25 +6674,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, reduceBias: s.p + 2928496,
             activation: .silu, expandWeights: s.p + 2928544, expandBias: s.p + 2959648, savedPooled: s.tensor(257),
             savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(364)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2960512, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(323)
-        // features.4.7.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(256), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
-            output: s.tensor(260), pool: pool)
-        s.profiler?.stop(324)
-        // features.4.7.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 144]
+        s.profiler?.stop(365)
+        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(261), savedMean: s.f + 2302960, savedInvStd: s.f + 2303104,
-                runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
-            s.profiler?.stop(325)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(256), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(260), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2302960, savedInvStd: s.f + 2303104,
+                runningMean: s.p + 3085216, runningVar: s.p + 3085360, workspace: s.ws, pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.4.7.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(256), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(367)
+        }
+        // features.4.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2302960, savedInvStd: s.f + 2303104,
+                activation: .identity, output: s.tensor(261), pool: pool)
+            s.profiler?.stop(368)
         }
         // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 23 {
@@ -6263,21 +6710,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 3084928, beta: s.p + 3085072, runningMean: s.p + 3085216, runningVar: s.p + 3085360,
                 eps: 0.001, activation: .identity, output: s.tensor(261), scratch: s.f + 2302960, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(369)
         }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9022222222222223
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09777777777777778, into: s.tensor(263),
                 random: &random)
-            s.profiler?.stop(327)
+            s.profiler?.stop(370)
         }
         // features.4.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(250), branch: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(263) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(262), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(371)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
@@ -6285,21 +6732,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3085504, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(329)
-        // features.5.0.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(262), pixels: 1089 &* s.n, inChannels: 144,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
-            output: s.tensor(264), pool: pool)
-        s.profiler?.stop(330)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        s.profiler?.stop(372)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
-                runningMean: s.p + 3211648, runningVar: s.p + 3212512, pool: pool)
-            s.profiler?.stop(331)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(262), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(264), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
+                runningMean: s.p + 3211648, runningVar: s.p + 3212512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(373)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(262), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+                output: s.tensor(264), pool: pool)
+            s.profiler?.stop(374)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
+                activation: .silu, output: s.tensor(265), pool: pool)
+            s.profiler?.stop(375)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
@@ -6307,18 +6764,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 2303248, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(376)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 2306704)
-        s.profiler?.stop(333)
+        s.profiler?.stop(377)
         // features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2306704, bias: s.f,
             activation: .identity, output: s.tensor(266), pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(378)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6326,7 +6783,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(267), savedMean: s.f + 2304976, savedInvStd: s.f + 2305840,
                 runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(379)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
@@ -6334,7 +6791,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
                 eps: 0.001, activation: .silu, output: s.tensor(267), scratch: s.f + 2304976, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(380)
         }
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6342,25 +6799,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, reduceBias: s.p + 3269536,
             activation: .silu, expandWeights: s.p + 3269584, expandBias: s.p + 3300688, savedPooled: s.tensor(269),
             savedHidden: s.tensor(270), savedScale: s.tensor(271), pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(381)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [864][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3301552, outChannels: 200, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(338)
-        // features.5.0.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(268), pixels: 1089 &* s.n, inChannels: 864,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(272), pool: pool)
-        s.profiler?.stop(339)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(382)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(273), savedMean: s.f + 2349904, savedInvStd: s.f + 2350104,
-                runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
-            s.profiler?.stop(340)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(268), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(272), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2349904, savedInvStd: s.f + 2350104,
+                runningMean: s.p + 3474768, runningVar: s.p + 3474976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(383)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(268), pixels: 1089 &* s.n, inChannels: 864,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(272), pool: pool)
+            s.profiler?.stop(384)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2349904, savedInvStd: s.f + 2350104,
+                activation: .identity, output: s.tensor(273), pool: pool)
+            s.profiler?.stop(385)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 24 {
@@ -6368,7 +6835,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 3474352, beta: s.p + 3474560, runningMean: s.p + 3474768, runningVar: s.p + 3474976,
                 eps: 0.001, activation: .identity, output: s.tensor(273), scratch: s.f + 2349904, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(386)
         }
     }
 
@@ -6377,21 +6844,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3475184, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(342)
-        // features.5.1.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(273), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(274), pool: pool)
-        s.profiler?.stop(343)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(387)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(275), savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
-                runningMean: s.p + 3717584, runningVar: s.p + 3718784, pool: pool)
-            s.profiler?.stop(344)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(273), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(274), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
+                runningMean: s.p + 3717584, runningVar: s.p + 3718784, workspace: s.ws, pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(273), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(274), pool: pool)
+            s.profiler?.stop(389)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
+                activation: .silu, output: s.tensor(275), pool: pool)
+            s.profiler?.stop(390)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
@@ -6399,18 +6876,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2350304, pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(391)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 2355104)
-        s.profiler?.stop(346)
+        s.profiler?.stop(392)
         // features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2355104, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(393)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -6418,7 +6895,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(277), savedMean: s.f + 2352704, savedInvStd: s.f + 2353904,
                 runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
-            s.profiler?.stop(348)
+            s.profiler?.stop(394)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
@@ -6426,7 +6903,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2352704, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(395)
         }
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6434,25 +6911,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, reduceBias: s.p + 3814784,
             activation: .silu, expandWeights: s.p + 3814848, expandBias: s.p + 3874848, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(350)
+        s.profiler?.stop(396)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3876048, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(351)
-        // features.5.1.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(278), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(282), pool: pool)
-        s.profiler?.stop(352)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(397)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(283), savedMean: s.f + 2415104, savedInvStd: s.f + 2415304,
-                runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
-            s.profiler?.stop(353)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(282), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2415104, savedInvStd: s.f + 2415304,
+                runningMean: s.p + 4116464, runningVar: s.p + 4116672, workspace: s.ws, pool: pool)
+            s.profiler?.stop(398)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(278), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(282), pool: pool)
+            s.profiler?.stop(399)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2415104, savedInvStd: s.f + 2415304,
+                activation: .identity, output: s.tensor(283), pool: pool)
+            s.profiler?.stop(400)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 25 {
@@ -6460,21 +6947,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4116048, beta: s.p + 4116256, runningMean: s.p + 4116464, runningVar: s.p + 4116672,
                 eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2415104, pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(401)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666669, into: s.tensor(285),
                 random: &random)
-            s.profiler?.stop(355)
+            s.profiler?.stop(402)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(273), branch: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(403)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -6482,21 +6969,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4116880, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(357)
-        // features.5.2.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(284), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(286), pool: pool)
-        s.profiler?.stop(358)
-        // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(404)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(287), savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
-                runningMean: s.p + 4359280, runningVar: s.p + 4360480, pool: pool)
-            s.profiler?.stop(359)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(284), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(286), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
+                runningMean: s.p + 4359280, runningVar: s.p + 4360480, workspace: s.ws, pool: pool)
+            s.profiler?.stop(405)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(284), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(286), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
+                activation: .silu, output: s.tensor(287), pool: pool)
+            s.profiler?.stop(407)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
@@ -6504,18 +7001,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2415504, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(408)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 2420304)
-        s.profiler?.stop(361)
+        s.profiler?.stop(409)
         // features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2420304, bias: s.f,
             activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(410)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6523,7 +7020,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(289), savedMean: s.f + 2417904, savedInvStd: s.f + 2419104,
                 runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(411)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
@@ -6531,7 +7028,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2417904, pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(412)
         }
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6539,25 +7036,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, reduceBias: s.p + 4456480,
             activation: .silu, expandWeights: s.p + 4456544, expandBias: s.p + 4516544, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(413)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4517744, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(366)
-        // features.5.2.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(290), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(294), pool: pool)
-        s.profiler?.stop(367)
-        // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(414)
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(295), savedMean: s.f + 2480304, savedInvStd: s.f + 2480504,
-                runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
-            s.profiler?.stop(368)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(294), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2480304, savedInvStd: s.f + 2480504,
+                runningMean: s.p + 4758160, runningVar: s.p + 4758368, workspace: s.ws, pool: pool)
+            s.profiler?.stop(415)
+        }
+        // features.5.2.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(290), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(294), pool: pool)
+            s.profiler?.stop(416)
+        }
+        // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2480304, savedInvStd: s.f + 2480504,
+                activation: .identity, output: s.tensor(295), pool: pool)
+            s.profiler?.stop(417)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 26 {
@@ -6565,21 +7072,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4757744, beta: s.p + 4757952, runningMean: s.p + 4758160, runningVar: s.p + 4758368,
                 eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2480304, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(418)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8888888888888888
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1111111111111111, into: s.tensor(297),
                 random: &random)
-            s.profiler?.stop(370)
+            s.profiler?.stop(419)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(420)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -6587,21 +7094,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4758576, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(372)
-        // features.5.3.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(296), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(298), pool: pool)
-        s.profiler?.stop(373)
-        // features.5.3.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(421)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(299), savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
-                runningMean: s.p + 5000976, runningVar: s.p + 5002176, pool: pool)
-            s.profiler?.stop(374)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(296), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(298), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
+                runningMean: s.p + 5000976, runningVar: s.p + 5002176, workspace: s.ws, pool: pool)
+            s.profiler?.stop(422)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(296), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(298), pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
+                activation: .silu, output: s.tensor(299), pool: pool)
+            s.profiler?.stop(424)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
@@ -6609,18 +7126,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2480704, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(425)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 2485504)
-        s.profiler?.stop(376)
+        s.profiler?.stop(426)
         // features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2485504, bias: s.f,
             activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(427)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6628,7 +7145,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(301), savedMean: s.f + 2483104, savedInvStd: s.f + 2484304,
                 runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(428)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
@@ -6636,7 +7153,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2483104, pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(429)
         }
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6644,25 +7161,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, reduceBias: s.p + 5098176,
             activation: .silu, expandWeights: s.p + 5098240, expandBias: s.p + 5158240, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
-        s.profiler?.stop(380)
+        s.profiler?.stop(430)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5159440, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(381)
-        // features.5.3.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(302), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(306), pool: pool)
-        s.profiler?.stop(382)
-        // features.5.3.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(431)
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(307), savedMean: s.f + 2545504, savedInvStd: s.f + 2545704,
-                runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
-            s.profiler?.stop(383)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(306), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2545504, savedInvStd: s.f + 2545704,
+                runningMean: s.p + 5399856, runningVar: s.p + 5400064, workspace: s.ws, pool: pool)
+            s.profiler?.stop(432)
+        }
+        // features.5.3.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(302), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(306), pool: pool)
+            s.profiler?.stop(433)
+        }
+        // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2545504, savedInvStd: s.f + 2545704,
+                activation: .identity, output: s.tensor(307), pool: pool)
+            s.profiler?.stop(434)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 27 {
@@ -6670,21 +7197,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 5399440, beta: s.p + 5399648, runningMean: s.p + 5399856, runningVar: s.p + 5400064,
                 eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2545504, pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(435)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8844444444444445
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11555555555555556, into: s.tensor(309),
                 random: &random)
-            s.profiler?.stop(385)
+            s.profiler?.stop(436)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(308), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(437)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -6692,21 +7219,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5400272, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(387)
-        // features.5.4.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(308), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(310), pool: pool)
-        s.profiler?.stop(388)
-        // features.5.4.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(438)
+        // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(311), savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
-                runningMean: s.p + 5642672, runningVar: s.p + 5643872, pool: pool)
-            s.profiler?.stop(389)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(308), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(310), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
+                runningMean: s.p + 5642672, runningVar: s.p + 5643872, workspace: s.ws, pool: pool)
+            s.profiler?.stop(439)
+        }
+        // features.5.4.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(308), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(310), pool: pool)
+            s.profiler?.stop(440)
+        }
+        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
+                activation: .silu, output: s.tensor(311), pool: pool)
+            s.profiler?.stop(441)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
@@ -6714,18 +7251,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2545904, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(442)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 2550704)
-        s.profiler?.stop(391)
+        s.profiler?.stop(443)
         // features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2550704, bias: s.f,
             activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(444)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6733,7 +7270,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(313), savedMean: s.f + 2548304, savedInvStd: s.f + 2549504,
                 runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(445)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
@@ -6741,7 +7278,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2548304, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(446)
         }
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6749,25 +7286,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, reduceBias: s.p + 5739872,
             activation: .silu, expandWeights: s.p + 5739936, expandBias: s.p + 5799936, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(447)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5801136, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(396)
-        // features.5.4.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(314), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(318), pool: pool)
-        s.profiler?.stop(397)
-        // features.5.4.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(448)
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(319), savedMean: s.f + 2610704, savedInvStd: s.f + 2610904,
-                runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
-            s.profiler?.stop(398)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(318), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2610704, savedInvStd: s.f + 2610904,
+                runningMean: s.p + 6041552, runningVar: s.p + 6041760, workspace: s.ws, pool: pool)
+            s.profiler?.stop(449)
+        }
+        // features.5.4.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(314), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(318), pool: pool)
+            s.profiler?.stop(450)
+        }
+        // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2610704, savedInvStd: s.f + 2610904,
+                activation: .identity, output: s.tensor(319), pool: pool)
+            s.profiler?.stop(451)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 28 {
@@ -6775,21 +7322,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6041136, beta: s.p + 6041344, runningMean: s.p + 6041552, runningVar: s.p + 6041760,
                 eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2610704, pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(452)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001, into: s.tensor(321),
                 random: &random)
-            s.profiler?.stop(400)
+            s.profiler?.stop(453)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(308), branch: s.tensor(319),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(320), pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(454)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -6797,21 +7344,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6041968, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(402)
-        // features.5.5.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(320), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(322), pool: pool)
-        s.profiler?.stop(403)
-        // features.5.5.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(455)
+        // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(323), savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
-                runningMean: s.p + 6284368, runningVar: s.p + 6285568, pool: pool)
-            s.profiler?.stop(404)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(320), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(322), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
+                runningMean: s.p + 6284368, runningVar: s.p + 6285568, workspace: s.ws, pool: pool)
+            s.profiler?.stop(456)
+        }
+        // features.5.5.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(320), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(322), pool: pool)
+            s.profiler?.stop(457)
+        }
+        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(458)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
@@ -6819,18 +7376,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2611104, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(459)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 2615904)
-        s.profiler?.stop(406)
+        s.profiler?.stop(460)
         // features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2615904, bias: s.f,
             activation: .identity, output: s.tensor(324), pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(461)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6838,7 +7395,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(325), savedMean: s.f + 2613504, savedInvStd: s.f + 2614704,
                 runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(462)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
@@ -6846,7 +7403,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
                 eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 2613504, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(463)
         }
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6854,25 +7411,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, reduceBias: s.p + 6381568,
             activation: .silu, expandWeights: s.p + 6381632, expandBias: s.p + 6441632, savedPooled: s.tensor(327),
             savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(464)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6442832, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(411)
-        // features.5.5.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(326), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(330), pool: pool)
-        s.profiler?.stop(412)
-        // features.5.5.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(465)
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(331), savedMean: s.f + 2675904, savedInvStd: s.f + 2676104,
-                runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
-            s.profiler?.stop(413)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(330), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2675904, savedInvStd: s.f + 2676104,
+                runningMean: s.p + 6683248, runningVar: s.p + 6683456, workspace: s.ws, pool: pool)
+            s.profiler?.stop(466)
+        }
+        // features.5.5.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(326), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(330), pool: pool)
+            s.profiler?.stop(467)
+        }
+        // features.5.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2675904, savedInvStd: s.f + 2676104,
+                activation: .identity, output: s.tensor(331), pool: pool)
+            s.profiler?.stop(468)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 29 {
@@ -6880,21 +7447,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6682832, beta: s.p + 6683040, runningMean: s.p + 6683248, runningVar: s.p + 6683456,
                 eps: 0.001, activation: .identity, output: s.tensor(331), scratch: s.f + 2675904, pool: pool)
-            s.profiler?.stop(414)
+            s.profiler?.stop(469)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8755555555555555
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12444444444444445, into: s.tensor(333),
                 random: &random)
-            s.profiler?.stop(415)
+            s.profiler?.stop(470)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(320), branch: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(332), pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(471)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -6902,21 +7469,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.6.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6683664, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(417)
-        // features.5.6.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(332), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(334), pool: pool)
-        s.profiler?.stop(418)
-        // features.5.6.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(472)
+        // features.5.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(335), savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
-                runningMean: s.p + 6926064, runningVar: s.p + 6927264, pool: pool)
-            s.profiler?.stop(419)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(332), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(334), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
+                runningMean: s.p + 6926064, runningVar: s.p + 6927264, workspace: s.ws, pool: pool)
+            s.profiler?.stop(473)
+        }
+        // features.5.6.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(332), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(334), pool: pool)
+            s.profiler?.stop(474)
+        }
+        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
+                activation: .silu, output: s.tensor(335), pool: pool)
+            s.profiler?.stop(475)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
@@ -6924,18 +7501,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2676304, pool: pool)
-            s.profiler?.stop(420)
+            s.profiler?.stop(476)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 2681104)
-        s.profiler?.stop(421)
+        s.profiler?.stop(477)
         // features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2681104, bias: s.f,
             activation: .identity, output: s.tensor(336), pool: pool)
-        s.profiler?.stop(422)
+        s.profiler?.stop(478)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -6943,7 +7520,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(337), savedMean: s.f + 2678704, savedInvStd: s.f + 2679904,
                 runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(479)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
@@ -6951,7 +7528,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
                 eps: 0.001, activation: .silu, output: s.tensor(337), scratch: s.f + 2678704, pool: pool)
-            s.profiler?.stop(424)
+            s.profiler?.stop(480)
         }
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6959,25 +7536,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, reduceBias: s.p + 7023264,
             activation: .silu, expandWeights: s.p + 7023328, expandBias: s.p + 7083328, savedPooled: s.tensor(339),
             savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(481)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7084528, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(426)
-        // features.5.6.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(338), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(342), pool: pool)
-        s.profiler?.stop(427)
-        // features.5.6.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(482)
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(343), savedMean: s.f + 2741104, savedInvStd: s.f + 2741304,
-                runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
-            s.profiler?.stop(428)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(342), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2741104, savedInvStd: s.f + 2741304,
+                runningMean: s.p + 7324944, runningVar: s.p + 7325152, workspace: s.ws, pool: pool)
+            s.profiler?.stop(483)
+        }
+        // features.5.6.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(338), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(342), pool: pool)
+            s.profiler?.stop(484)
+        }
+        // features.5.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2741104, savedInvStd: s.f + 2741304,
+                activation: .identity, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(485)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 30 {
@@ -6985,21 +7572,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7324528, beta: s.p + 7324736, runningMean: s.p + 7324944, runningVar: s.p + 7325152,
                 eps: 0.001, activation: .identity, output: s.tensor(343), scratch: s.f + 2741104, pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(486)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8711111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12888888888888891, into: s.tensor(345),
                 random: &random)
-            s.profiler?.stop(430)
+            s.profiler?.stop(487)
         }
         // features.5.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(332), branch: s.tensor(343),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(344), pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(488)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7007,21 +7594,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.7.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7325360, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(432)
-        // features.5.7.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(344), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(346), pool: pool)
-        s.profiler?.stop(433)
-        // features.5.7.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(489)
+        // features.5.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(347), savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
-                runningMean: s.p + 7567760, runningVar: s.p + 7568960, pool: pool)
-            s.profiler?.stop(434)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(344), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(346), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
+                runningMean: s.p + 7567760, runningVar: s.p + 7568960, workspace: s.ws, pool: pool)
+            s.profiler?.stop(490)
+        }
+        // features.5.7.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(344), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(346), pool: pool)
+            s.profiler?.stop(491)
+        }
+        // features.5.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
+                activation: .silu, output: s.tensor(347), pool: pool)
+            s.profiler?.stop(492)
         }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
@@ -7029,18 +7626,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2741504, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(493)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 2746304)
-        s.profiler?.stop(436)
+        s.profiler?.stop(494)
         // features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2746304, bias: s.f,
             activation: .identity, output: s.tensor(348), pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(495)
         // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7048,7 +7645,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(349), savedMean: s.f + 2743904, savedInvStd: s.f + 2745104,
                 runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
-            s.profiler?.stop(438)
+            s.profiler?.stop(496)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
@@ -7056,7 +7653,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
                 eps: 0.001, activation: .silu, output: s.tensor(349), scratch: s.f + 2743904, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(497)
         }
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7064,25 +7661,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, reduceBias: s.p + 7664960,
             activation: .silu, expandWeights: s.p + 7665024, expandBias: s.p + 7725024, savedPooled: s.tensor(351),
             savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(498)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7726224, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(441)
-        // features.5.7.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(350), pixels: 1089 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
-            output: s.tensor(354), pool: pool)
-        s.profiler?.stop(442)
-        // features.5.7.block.3 BatchNorm (batch statistics) + identity on [n, 33, 33, 200]
+        s.profiler?.stop(499)
+        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(355), savedMean: s.f + 2806304, savedInvStd: s.f + 2806504,
-                runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
-            s.profiler?.stop(443)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(354), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2806304, savedInvStd: s.f + 2806504,
+                runningMean: s.p + 7966640, runningVar: s.p + 7966848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(500)
+        }
+        // features.5.7.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(350), pixels: 1089 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+                output: s.tensor(354), pool: pool)
+            s.profiler?.stop(501)
+        }
+        // features.5.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2806304, savedInvStd: s.f + 2806504,
+                activation: .identity, output: s.tensor(355), pool: pool)
+            s.profiler?.stop(502)
         }
         // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 31 {
@@ -7090,21 +7697,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7966224, beta: s.p + 7966432, runningMean: s.p + 7966640, runningVar: s.p + 7966848,
                 eps: 0.001, activation: .identity, output: s.tensor(355), scratch: s.f + 2806304, pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(503)
         }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(357),
                 random: &random)
-            s.profiler?.stop(445)
+            s.profiler?.stop(504)
         }
         // features.5.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(344), branch: s.tensor(355),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(356), pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(505)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
@@ -7112,21 +7719,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7967056, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(447)
-        // features.6.0.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(356), pixels: 1089 &* s.n, inChannels: 200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
-            output: s.tensor(358), pool: pool)
-        s.profiler?.stop(448)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        s.profiler?.stop(506)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(359), savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
-                runningMean: s.p + 8209456, runningVar: s.p + 8210656, pool: pool)
-            s.profiler?.stop(449)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(356), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(358), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
+                runningMean: s.p + 8209456, runningVar: s.p + 8210656, workspace: s.ws, pool: pool)
+            s.profiler?.stop(507)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(356), pixels: 1089 &* s.n, inChannels: 200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+                output: s.tensor(358), pool: pool)
+            s.profiler?.stop(508)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
+                activation: .silu, output: s.tensor(359), pool: pool)
+            s.profiler?.stop(509)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 32 {
@@ -7134,18 +7751,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2806704, pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(510)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 2811504)
-        s.profiler?.stop(451)
+        s.profiler?.stop(511)
         // features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2811504, bias: s.f,
             activation: .identity, output: s.tensor(360), pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(512)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7153,7 +7770,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(361), savedMean: s.f + 2809104, savedInvStd: s.f + 2810304,
                 runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(513)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks > 32 {
@@ -7161,7 +7778,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
                 eps: 0.001, activation: .silu, output: s.tensor(361), scratch: s.f + 2809104, pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(514)
         }
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
         s.profiler?.start()
@@ -7169,25 +7786,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, reduceBias: s.p + 8306656,
             activation: .silu, expandWeights: s.p + 8306720, expandBias: s.p + 8366720, savedPooled: s.tensor(363),
             savedHidden: s.tensor(364), savedScale: s.tensor(365), pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(515)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1200][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8367920, outChannels: 344, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(456)
-        // features.6.0.block.3 project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(362), pixels: 289 &* s.n, inChannels: 1200,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(366), pool: pool)
-        s.profiler?.stop(457)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(516)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(367), savedMean: s.f + 2871504, savedInvStd: s.f + 2871848,
-                runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
-            s.profiler?.stop(458)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(362), pixels: 289 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(366), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2871504, savedInvStd: s.f + 2871848,
+                runningMean: s.p + 8781424, runningVar: s.p + 8781776, workspace: s.ws, pool: pool)
+            s.profiler?.stop(517)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(362), pixels: 289 &* s.n, inChannels: 1200,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(366), pool: pool)
+            s.profiler?.stop(518)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2871504, savedInvStd: s.f + 2871848,
+                activation: .identity, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(519)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 32 {
@@ -7195,7 +7822,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 8780720, beta: s.p + 8781072, runningMean: s.p + 8781424, runningVar: s.p + 8781776,
                 eps: 0.001, activation: .identity, output: s.tensor(367), scratch: s.f + 2871504, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(520)
         }
     }
 
@@ -7204,20 +7831,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8782128, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(460)
-        // features.6.1.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(367), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(368), pool: pool)
-        s.profiler?.stop(461)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(521)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(369), savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
-                runningMean: s.p + 9496272, runningVar: s.p + 9498336, pool: pool)
-            s.profiler?.stop(462)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(367), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(368), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
+                runningMean: s.p + 9496272, runningVar: s.p + 9498336, workspace: s.ws, pool: pool)
+            s.profiler?.stop(522)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(367), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(368), pool: pool)
+            s.profiler?.stop(523)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
+                activation: .silu, output: s.tensor(369), pool: pool)
+            s.profiler?.stop(524)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
@@ -7225,18 +7863,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2872192, pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(525)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 2880448)
-        s.profiler?.stop(464)
+        s.profiler?.stop(526)
         // features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2880448, bias: s.f,
             activation: .identity, output: s.tensor(370), pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(527)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -7244,7 +7882,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(371), savedMean: s.f + 2876320, savedInvStd: s.f + 2878384,
                 runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(528)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
@@ -7252,7 +7890,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2876320, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(529)
         }
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7260,25 +7898,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, reduceBias: s.p + 9737760,
             activation: .silu, expandWeights: s.p + 9737856, expandBias: s.p + 9915360, savedPooled: s.tensor(373),
             savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(530)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9917424, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(469)
-        // features.6.1.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(372), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(376), pool: pool)
-        s.profiler?.stop(470)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(531)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(377), savedMean: s.f + 2983648, savedInvStd: s.f + 2983992,
-                runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
-            s.profiler?.stop(471)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(376), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2983648, savedInvStd: s.f + 2983992,
+                runningMean: s.p + 10628144, runningVar: s.p + 10628496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(532)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(372), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(376), pool: pool)
+            s.profiler?.stop(533)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2983648, savedInvStd: s.f + 2983992,
+                activation: .identity, output: s.tensor(377), pool: pool)
+            s.profiler?.stop(534)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 33 {
@@ -7286,21 +7934,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 10627440, beta: s.p + 10627792, runningMean: s.p + 10628144, runningVar: s.p + 10628496,
                 eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2983648, pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(535)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8577777777777778
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14222222222222222, into: s.tensor(379),
                 random: &random)
-            s.profiler?.stop(473)
+            s.profiler?.stop(536)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(367), branch: s.tensor(377),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(378), pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(537)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7308,20 +7956,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10628848, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(475)
-        // features.6.2.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(378), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(380), pool: pool)
-        s.profiler?.stop(476)
-        // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(538)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(381), savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
-                runningMean: s.p + 11342992, runningVar: s.p + 11345056, pool: pool)
-            s.profiler?.stop(477)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(378), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(380), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
+                runningMean: s.p + 11342992, runningVar: s.p + 11345056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(539)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(378), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(380), pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
+                activation: .silu, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(541)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
@@ -7329,18 +7988,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2984336, pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(542)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 2992592)
-        s.profiler?.stop(479)
+        s.profiler?.stop(543)
         // features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2992592, bias: s.f,
             activation: .identity, output: s.tensor(382), pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(544)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -7348,7 +8007,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(383), savedMean: s.f + 2988464, savedInvStd: s.f + 2990528,
                 runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(545)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
@@ -7356,7 +8015,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2988464, pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(546)
         }
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7364,25 +8023,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
             reduceBias: s.p + 11584480, activation: .silu, expandWeights: s.p + 11584576, expandBias: s.p + 11762080,
             savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(547)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11764144, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(484)
-        // features.6.2.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(384), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(388), pool: pool)
-        s.profiler?.stop(485)
-        // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(548)
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(389), savedMean: s.f + 3095792, savedInvStd: s.f + 3096136,
-                runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
-            s.profiler?.stop(486)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(388), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3095792, savedInvStd: s.f + 3096136,
+                runningMean: s.p + 12474864, runningVar: s.p + 12475216, workspace: s.ws, pool: pool)
+            s.profiler?.stop(549)
+        }
+        // features.6.2.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(384), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(388), pool: pool)
+            s.profiler?.stop(550)
+        }
+        // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3095792, savedInvStd: s.f + 3096136,
+                activation: .identity, output: s.tensor(389), pool: pool)
+            s.profiler?.stop(551)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 34 {
@@ -7390,21 +8059,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 12474160, beta: s.p + 12474512, runningMean: s.p + 12474864, runningVar: s.p + 12475216,
                 eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 3095792, pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(552)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667, into: s.tensor(391),
                 random: &random)
-            s.profiler?.stop(488)
+            s.profiler?.stop(553)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(378), branch: s.tensor(389),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(390), pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(554)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7412,20 +8081,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12475568, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(490)
-        // features.6.3.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(390), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(392), pool: pool)
-        s.profiler?.stop(491)
-        // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(555)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(393), savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
-                runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
-            s.profiler?.stop(492)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(390), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(392), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
+                runningMean: s.p + 13189712, runningVar: s.p + 13191776, workspace: s.ws, pool: pool)
+            s.profiler?.stop(556)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(390), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(392), pool: pool)
+            s.profiler?.stop(557)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
+                activation: .silu, output: s.tensor(393), pool: pool)
+            s.profiler?.stop(558)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
@@ -7433,18 +8113,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3096480, pool: pool)
-            s.profiler?.stop(493)
+            s.profiler?.stop(559)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 3104736)
-        s.profiler?.stop(494)
+        s.profiler?.stop(560)
         // features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3104736, bias: s.f,
             activation: .identity, output: s.tensor(394), pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(561)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -7452,7 +8132,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(395), savedMean: s.f + 3100608, savedInvStd: s.f + 3102672,
                 runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
-            s.profiler?.stop(496)
+            s.profiler?.stop(562)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
@@ -7460,7 +8140,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3100608, pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(563)
         }
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7468,25 +8148,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
             reduceBias: s.p + 13431200, activation: .silu, expandWeights: s.p + 13431296, expandBias: s.p + 13608800,
             savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(564)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13610864, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(499)
-        // features.6.3.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(396), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(400), pool: pool)
-        s.profiler?.stop(500)
-        // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(565)
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(401), savedMean: s.f + 3207936, savedInvStd: s.f + 3208280,
-                runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
-            s.profiler?.stop(501)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(400), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3207936, savedInvStd: s.f + 3208280,
+                runningMean: s.p + 14321584, runningVar: s.p + 14321936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(566)
+        }
+        // features.6.3.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(396), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(400), pool: pool)
+            s.profiler?.stop(567)
+        }
+        // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3207936, savedInvStd: s.f + 3208280,
+                activation: .identity, output: s.tensor(401), pool: pool)
+            s.profiler?.stop(568)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 35 {
@@ -7494,21 +8184,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 14320880, beta: s.p + 14321232, runningMean: s.p + 14321584, runningVar: s.p + 14321936,
                 eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 3207936, pool: pool)
-            s.profiler?.stop(502)
+            s.profiler?.stop(569)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8488888888888888
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15111111111111114, into: s.tensor(403),
                 random: &random)
-            s.profiler?.stop(503)
+            s.profiler?.stop(570)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(390), branch: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(402), pool: pool)
-        s.profiler?.stop(504)
+        s.profiler?.stop(571)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7516,20 +8206,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14322288, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(505)
-        // features.6.4.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(402), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(404), pool: pool)
-        s.profiler?.stop(506)
-        // features.6.4.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(572)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(405), savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
-                runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
-            s.profiler?.stop(507)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(402), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(404), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
+                runningMean: s.p + 15036432, runningVar: s.p + 15038496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(573)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(402), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(404), pool: pool)
+            s.profiler?.stop(574)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
+                activation: .silu, output: s.tensor(405), pool: pool)
+            s.profiler?.stop(575)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
@@ -7537,18 +8238,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3208624, pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(576)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 3216880)
-        s.profiler?.stop(509)
+        s.profiler?.stop(577)
         // features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3216880, bias: s.f,
             activation: .identity, output: s.tensor(406), pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(578)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -7556,7 +8257,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(407), savedMean: s.f + 3212752, savedInvStd: s.f + 3214816,
                 runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
-            s.profiler?.stop(511)
+            s.profiler?.stop(579)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
@@ -7564,7 +8265,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3212752, pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(580)
         }
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7572,25 +8273,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
             reduceBias: s.p + 15277920, activation: .silu, expandWeights: s.p + 15278016, expandBias: s.p + 15455520,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(581)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15457584, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(514)
-        // features.6.4.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(408), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(412), pool: pool)
-        s.profiler?.stop(515)
-        // features.6.4.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(582)
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(413), savedMean: s.f + 3320080, savedInvStd: s.f + 3320424,
-                runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
-            s.profiler?.stop(516)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(412), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3320080, savedInvStd: s.f + 3320424,
+                runningMean: s.p + 16168304, runningVar: s.p + 16168656, workspace: s.ws, pool: pool)
+            s.profiler?.stop(583)
+        }
+        // features.6.4.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(408), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(412), pool: pool)
+            s.profiler?.stop(584)
+        }
+        // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3320080, savedInvStd: s.f + 3320424,
+                activation: .identity, output: s.tensor(413), pool: pool)
+            s.profiler?.stop(585)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 36 {
@@ -7598,21 +8309,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 16167600, beta: s.p + 16167952, runningMean: s.p + 16168304, runningVar: s.p + 16168656,
                 eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3320080, pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(586)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8444444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15555555555555556, into: s.tensor(415),
                 random: &random)
-            s.profiler?.stop(518)
+            s.profiler?.stop(587)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(402), branch: s.tensor(413),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(414), pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(588)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7620,20 +8331,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16169008, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(520)
-        // features.6.5.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(414), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(416), pool: pool)
-        s.profiler?.stop(521)
-        // features.6.5.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(589)
+        // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(417), savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
-                runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
-            s.profiler?.stop(522)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(414), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(416), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
+                runningMean: s.p + 16883152, runningVar: s.p + 16885216, workspace: s.ws, pool: pool)
+            s.profiler?.stop(590)
+        }
+        // features.6.5.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(414), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(416), pool: pool)
+            s.profiler?.stop(591)
+        }
+        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
+                activation: .silu, output: s.tensor(417), pool: pool)
+            s.profiler?.stop(592)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
@@ -7641,18 +8363,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3320768, pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(593)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 3329024)
-        s.profiler?.stop(524)
+        s.profiler?.stop(594)
         // features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3329024, bias: s.f,
             activation: .identity, output: s.tensor(418), pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(595)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -7660,7 +8382,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(419), savedMean: s.f + 3324896, savedInvStd: s.f + 3326960,
                 runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(596)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
@@ -7668,7 +8390,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3324896, pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(597)
         }
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7676,25 +8398,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
             reduceBias: s.p + 17124640, activation: .silu, expandWeights: s.p + 17124736, expandBias: s.p + 17302240,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(598)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17304304, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(529)
-        // features.6.5.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(420), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(424), pool: pool)
-        s.profiler?.stop(530)
-        // features.6.5.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(599)
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(425), savedMean: s.f + 3432224, savedInvStd: s.f + 3432568,
-                runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
-            s.profiler?.stop(531)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(424), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3432224, savedInvStd: s.f + 3432568,
+                runningMean: s.p + 18015024, runningVar: s.p + 18015376, workspace: s.ws, pool: pool)
+            s.profiler?.stop(600)
+        }
+        // features.6.5.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(420), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(424), pool: pool)
+            s.profiler?.stop(601)
+        }
+        // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3432224, savedInvStd: s.f + 3432568,
+                activation: .identity, output: s.tensor(425), pool: pool)
+            s.profiler?.stop(602)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 37 {
@@ -7702,20 +8434,20 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 18014320, beta: s.p + 18014672, runningMean: s.p + 18015024, runningVar: s.p + 18015376,
                 eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3432224, pool: pool)
-            s.profiler?.stop(532)
+            s.profiler?.stop(603)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(427), random: &random)
-            s.profiler?.stop(533)
+            s.profiler?.stop(604)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(414), branch: s.tensor(425),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(426), pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(605)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7723,20 +8455,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18015728, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(535)
-        // features.6.6.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(426), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(428), pool: pool)
-        s.profiler?.stop(536)
-        // features.6.6.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(606)
+        // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(429), savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
-                runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
-            s.profiler?.stop(537)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(426), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(428), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
+                runningMean: s.p + 18729872, runningVar: s.p + 18731936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(607)
+        }
+        // features.6.6.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(426), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(428), pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
+                activation: .silu, output: s.tensor(429), pool: pool)
+            s.profiler?.stop(609)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
@@ -7744,18 +8487,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3432912, pool: pool)
-            s.profiler?.stop(538)
+            s.profiler?.stop(610)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 3441168)
-        s.profiler?.stop(539)
+        s.profiler?.stop(611)
         // features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3441168, bias: s.f,
             activation: .identity, output: s.tensor(430), pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(612)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -7763,7 +8506,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(431), savedMean: s.f + 3437040, savedInvStd: s.f + 3439104,
                 runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(613)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
@@ -7771,7 +8514,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
                 eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3437040, pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(614)
         }
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7779,25 +8522,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
             reduceBias: s.p + 18971360, activation: .silu, expandWeights: s.p + 18971456, expandBias: s.p + 19148960,
             savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435), pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(615)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19151024, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(544)
-        // features.6.6.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(432), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(436), pool: pool)
-        s.profiler?.stop(545)
-        // features.6.6.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(616)
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(437), savedMean: s.f + 3544368, savedInvStd: s.f + 3544712,
-                runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
-            s.profiler?.stop(546)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(432), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(436), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3544368, savedInvStd: s.f + 3544712,
+                runningMean: s.p + 19861744, runningVar: s.p + 19862096, workspace: s.ws, pool: pool)
+            s.profiler?.stop(617)
+        }
+        // features.6.6.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(432), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(436), pool: pool)
+            s.profiler?.stop(618)
+        }
+        // features.6.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3544368, savedInvStd: s.f + 3544712,
+                activation: .identity, output: s.tensor(437), pool: pool)
+            s.profiler?.stop(619)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 38 {
@@ -7805,21 +8558,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 19861040, beta: s.p + 19861392, runningMean: s.p + 19861744, runningVar: s.p + 19862096,
                 eps: 0.001, activation: .identity, output: s.tensor(437), scratch: s.f + 3544368, pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(620)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8355555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16444444444444445, into: s.tensor(439),
                 random: &random)
-            s.profiler?.stop(548)
+            s.profiler?.stop(621)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(426), branch: s.tensor(437),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(438), pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(622)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7827,20 +8580,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19862448, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(550)
-        // features.6.7.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(438), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(440), pool: pool)
-        s.profiler?.stop(551)
-        // features.6.7.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(623)
+        // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(441), savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
-                runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
-            s.profiler?.stop(552)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(438), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(440), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
+                runningMean: s.p + 20576592, runningVar: s.p + 20578656, workspace: s.ws, pool: pool)
+            s.profiler?.stop(624)
+        }
+        // features.6.7.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(438), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(440), pool: pool)
+            s.profiler?.stop(625)
+        }
+        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
+                activation: .silu, output: s.tensor(441), pool: pool)
+            s.profiler?.stop(626)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
@@ -7848,18 +8612,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3545056, pool: pool)
-            s.profiler?.stop(553)
+            s.profiler?.stop(627)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 3553312)
-        s.profiler?.stop(554)
+        s.profiler?.stop(628)
         // features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3553312, bias: s.f,
             activation: .identity, output: s.tensor(442), pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(629)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -7867,7 +8631,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(443), savedMean: s.f + 3549184, savedInvStd: s.f + 3551248,
                 runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(630)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
@@ -7875,7 +8639,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
                 eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 3549184, pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(631)
         }
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7883,25 +8647,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
             reduceBias: s.p + 20818080, activation: .silu, expandWeights: s.p + 20818176, expandBias: s.p + 20995680,
             savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447), pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(632)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 20997744, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(559)
-        // features.6.7.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(444), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(448), pool: pool)
-        s.profiler?.stop(560)
-        // features.6.7.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(633)
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(449), savedMean: s.f + 3656512, savedInvStd: s.f + 3656856,
-                runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
-            s.profiler?.stop(561)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(444), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(448), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3656512, savedInvStd: s.f + 3656856,
+                runningMean: s.p + 21708464, runningVar: s.p + 21708816, workspace: s.ws, pool: pool)
+            s.profiler?.stop(634)
+        }
+        // features.6.7.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(444), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(448), pool: pool)
+            s.profiler?.stop(635)
+        }
+        // features.6.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3656512, savedInvStd: s.f + 3656856,
+                activation: .identity, output: s.tensor(449), pool: pool)
+            s.profiler?.stop(636)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 39 {
@@ -7909,21 +8683,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 21707760, beta: s.p + 21708112, runningMean: s.p + 21708464, runningVar: s.p + 21708816,
                 eps: 0.001, activation: .identity, output: s.tensor(449), scratch: s.f + 3656512, pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(637)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8311111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1688888888888889, into: s.tensor(451),
                 random: &random)
-            s.profiler?.stop(563)
+            s.profiler?.stop(638)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(438), branch: s.tensor(449),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(450), pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(639)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -7931,20 +8705,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.8.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21709168, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(565)
-        // features.6.8.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(450), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(452), pool: pool)
-        s.profiler?.stop(566)
-        // features.6.8.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(640)
+        // features.6.8.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(453), savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
-                runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
-            s.profiler?.stop(567)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(450), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(452), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
+                runningMean: s.p + 22423312, runningVar: s.p + 22425376, workspace: s.ws, pool: pool)
+            s.profiler?.stop(641)
+        }
+        // features.6.8.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(450), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(452), pool: pool)
+            s.profiler?.stop(642)
+        }
+        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
+                activation: .silu, output: s.tensor(453), pool: pool)
+            s.profiler?.stop(643)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
@@ -7952,18 +8737,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
                 eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 3657200, pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(644)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 3665456)
-        s.profiler?.stop(569)
+        s.profiler?.stop(645)
         // features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3665456, bias: s.f,
             activation: .identity, output: s.tensor(454), pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(646)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -7971,7 +8756,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(455), savedMean: s.f + 3661328, savedInvStd: s.f + 3663392,
                 runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
-            s.profiler?.stop(571)
+            s.profiler?.stop(647)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
@@ -7979,7 +8764,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
                 eps: 0.001, activation: .silu, output: s.tensor(455), scratch: s.f + 3661328, pool: pool)
-            s.profiler?.stop(572)
+            s.profiler?.stop(648)
         }
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -7987,25 +8772,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
             reduceBias: s.p + 22664800, activation: .silu, expandWeights: s.p + 22664896, expandBias: s.p + 22842400,
             savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459), pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(649)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22844464, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(574)
-        // features.6.8.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(456), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(460), pool: pool)
-        s.profiler?.stop(575)
-        // features.6.8.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(650)
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(461), savedMean: s.f + 3768656, savedInvStd: s.f + 3769000,
-                runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
-            s.profiler?.stop(576)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(456), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(460), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3768656, savedInvStd: s.f + 3769000,
+                runningMean: s.p + 23555184, runningVar: s.p + 23555536, workspace: s.ws, pool: pool)
+            s.profiler?.stop(651)
+        }
+        // features.6.8.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(456), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(460), pool: pool)
+            s.profiler?.stop(652)
+        }
+        // features.6.8.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3768656, savedInvStd: s.f + 3769000,
+                activation: .identity, output: s.tensor(461), pool: pool)
+            s.profiler?.stop(653)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 40 {
@@ -8013,21 +8808,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 23554480, beta: s.p + 23554832, runningMean: s.p + 23555184, runningVar: s.p + 23555536,
                 eps: 0.001, activation: .identity, output: s.tensor(461), scratch: s.f + 3768656, pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(654)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334, into: s.tensor(463),
                 random: &random)
-            s.profiler?.stop(578)
+            s.profiler?.stop(655)
         }
         // features.6.8 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(450), branch: s.tensor(461),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(462), pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(656)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8035,20 +8830,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.9.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23555888, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(580)
-        // features.6.9.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(462), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(464), pool: pool)
-        s.profiler?.stop(581)
-        // features.6.9.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(657)
+        // features.6.9.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(465), savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
-                runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
-            s.profiler?.stop(582)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(462), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(464), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
+                runningMean: s.p + 24270032, runningVar: s.p + 24272096, workspace: s.ws, pool: pool)
+            s.profiler?.stop(658)
+        }
+        // features.6.9.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(462), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(464), pool: pool)
+            s.profiler?.stop(659)
+        }
+        // features.6.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
+                activation: .silu, output: s.tensor(465), pool: pool)
+            s.profiler?.stop(660)
         }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
@@ -8056,18 +8862,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
                 eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 3769344, pool: pool)
-            s.profiler?.stop(583)
+            s.profiler?.stop(661)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 3777600)
-        s.profiler?.stop(584)
+        s.profiler?.stop(662)
         // features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3777600, bias: s.f,
             activation: .identity, output: s.tensor(466), pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(663)
         // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -8075,7 +8881,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(467), savedMean: s.f + 3773472, savedInvStd: s.f + 3775536,
                 runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(664)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
@@ -8083,7 +8889,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
                 eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3773472, pool: pool)
-            s.profiler?.stop(587)
+            s.profiler?.stop(665)
         }
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8091,25 +8897,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
             reduceBias: s.p + 24511520, activation: .silu, expandWeights: s.p + 24511616, expandBias: s.p + 24689120,
             savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471), pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(666)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 24691184, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(589)
-        // features.6.9.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(468), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(472), pool: pool)
-        s.profiler?.stop(590)
-        // features.6.9.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(667)
+        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(473), savedMean: s.f + 3880800, savedInvStd: s.f + 3881144,
-                runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
-            s.profiler?.stop(591)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(468), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(472), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3880800, savedInvStd: s.f + 3881144,
+                runningMean: s.p + 25401904, runningVar: s.p + 25402256, workspace: s.ws, pool: pool)
+            s.profiler?.stop(668)
+        }
+        // features.6.9.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(468), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(472), pool: pool)
+            s.profiler?.stop(669)
+        }
+        // features.6.9.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3880800, savedInvStd: s.f + 3881144,
+                activation: .identity, output: s.tensor(473), pool: pool)
+            s.profiler?.stop(670)
         }
         // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 41 {
@@ -8117,21 +8933,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 25401200, beta: s.p + 25401552, runningMean: s.p + 25401904, runningVar: s.p + 25402256,
                 eps: 0.001, activation: .identity, output: s.tensor(473), scratch: s.f + 3880800, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(671)
         }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8222222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17777777777777778, into: s.tensor(475),
                 random: &random)
-            s.profiler?.stop(593)
+            s.profiler?.stop(672)
         }
         // features.6.9 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(462), branch: s.tensor(473),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(474), pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(673)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8139,20 +8955,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.10.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25402608, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(595)
-        // features.6.10.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(474), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(476), pool: pool)
-        s.profiler?.stop(596)
-        // features.6.10.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(674)
+        // features.6.10.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(477), savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
-                runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
-            s.profiler?.stop(597)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(474), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(476), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
+                runningMean: s.p + 26116752, runningVar: s.p + 26118816, workspace: s.ws, pool: pool)
+            s.profiler?.stop(675)
+        }
+        // features.6.10.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(474), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(476), pool: pool)
+            s.profiler?.stop(676)
+        }
+        // features.6.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
+                activation: .silu, output: s.tensor(477), pool: pool)
+            s.profiler?.stop(677)
         }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
@@ -8160,18 +8987,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3881488, pool: pool)
-            s.profiler?.stop(598)
+            s.profiler?.stop(678)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 3889744)
-        s.profiler?.stop(599)
+        s.profiler?.stop(679)
         // features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3889744, bias: s.f,
             activation: .identity, output: s.tensor(478), pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(680)
         // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -8179,7 +9006,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(479), savedMean: s.f + 3885616, savedInvStd: s.f + 3887680,
                 runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(681)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
@@ -8187,7 +9014,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
                 eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3885616, pool: pool)
-            s.profiler?.stop(602)
+            s.profiler?.stop(682)
         }
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8195,25 +9022,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
             reduceBias: s.p + 26358240, activation: .silu, expandWeights: s.p + 26358336, expandBias: s.p + 26535840,
             savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483), pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(683)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26537904, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(604)
-        // features.6.10.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(480), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
-            output: s.tensor(484), pool: pool)
-        s.profiler?.stop(605)
-        // features.6.10.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 344]
+        s.profiler?.stop(684)
+        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(485), savedMean: s.f + 3992944, savedInvStd: s.f + 3993288,
-                runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
-            s.profiler?.stop(606)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(480), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(484), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3992944, savedInvStd: s.f + 3993288,
+                runningMean: s.p + 27248624, runningVar: s.p + 27248976, workspace: s.ws, pool: pool)
+            s.profiler?.stop(685)
+        }
+        // features.6.10.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(480), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+                output: s.tensor(484), pool: pool)
+            s.profiler?.stop(686)
+        }
+        // features.6.10.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
+        if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3992944, savedInvStd: s.f + 3993288,
+                activation: .identity, output: s.tensor(485), pool: pool)
+            s.profiler?.stop(687)
         }
         // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 42 {
@@ -8221,21 +9058,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 27247920, beta: s.p + 27248272, runningMean: s.p + 27248624, runningVar: s.p + 27248976,
                 eps: 0.001, activation: .identity, output: s.tensor(485), scratch: s.f + 3992944, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(688)
         }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8177777777777777
         if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18222222222222226, into: s.tensor(487),
                 random: &random)
-            s.profiler?.stop(608)
+            s.profiler?.stop(689)
         }
         // features.6.10 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(474), branch: s.tensor(485),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(486), pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(690)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
@@ -8243,20 +9080,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 27249328, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(610)
-        // features.7.0.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(486), pixels: 289 &* s.n, inChannels: 344, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2064, activation: .identity, residual: nil, output: s.tensor(488), pool: pool)
-        s.profiler?.stop(611)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        s.profiler?.stop(691)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(489), savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
-                runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
-            s.profiler?.stop(612)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(486), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(488), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
+                runningMean: s.p + 27963472, runningVar: s.p + 27965536, workspace: s.ws, pool: pool)
+            s.profiler?.stop(692)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(486), pixels: 289 &* s.n, inChannels: 344,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+                output: s.tensor(488), pool: pool)
+            s.profiler?.stop(693)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
+                activation: .silu, output: s.tensor(489), pool: pool)
+            s.profiler?.stop(694)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
@@ -8264,18 +9112,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
                 eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 3993632, pool: pool)
-            s.profiler?.stop(613)
+            s.profiler?.stop(695)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 4001888)
-        s.profiler?.stop(614)
+        s.profiler?.stop(696)
         // features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4001888, bias: s.f,
             activation: .identity, output: s.tensor(490), pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(697)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -8283,7 +9131,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(491), savedMean: s.f + 3997760, savedInvStd: s.f + 3999824,
                 runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(698)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
@@ -8291,7 +9139,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
                 eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 3997760, pool: pool)
-            s.profiler?.stop(617)
+            s.profiler?.stop(699)
         }
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8299,25 +9147,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
             reduceBias: s.p + 28171936, activation: .silu, expandWeights: s.p + 28172032, expandBias: s.p + 28349536,
             savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495), pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(700)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2064][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28351600, outChannels: 576, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(619)
-        // features.7.0.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(492), pixels: 289 &* s.n, inChannels: 2064,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
-            output: s.tensor(496), pool: pool)
-        s.profiler?.stop(620)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 576]
+        s.profiler?.stop(701)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(497), savedMean: s.f + 4039040, savedInvStd: s.f + 4039616,
-                runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
-            s.profiler?.stop(621)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(492), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(496), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4039040, savedInvStd: s.f + 4039616,
+                runningMean: s.p + 29541616, runningVar: s.p + 29542192, workspace: s.ws, pool: pool)
+            s.profiler?.stop(702)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]
+        if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(492), pixels: 289 &* s.n, inChannels: 2064,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(496), pool: pool)
+            s.profiler?.stop(703)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]
+        if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4039040, savedInvStd: s.f + 4039616,
+                activation: .identity, output: s.tensor(497), pool: pool)
+            s.profiler?.stop(704)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 43 {
@@ -8325,7 +9183,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 29540464, beta: s.p + 29541040, runningMean: s.p + 29541616, runningVar: s.p + 29542192,
                 eps: 0.001, activation: .identity, output: s.tensor(497), scratch: s.f + 4039040, pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(705)
         }
     }
 
@@ -8334,20 +9192,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [576][3456]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 29542768, outChannels: 3456, inChannels: 576, into: s.f + 3456)
-        s.profiler?.stop(623)
-        // features.7.1.block.0 expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(497), pixels: 289 &* s.n, inChannels: 576, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 3456, activation: .identity, residual: nil, output: s.tensor(498), pool: pool)
-        s.profiler?.stop(624)
-        // features.7.1.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
+        s.profiler?.stop(706)
+        // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(499), savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
-                runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
-            s.profiler?.stop(625)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(497), pixels: 289 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, output: s.tensor(498), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
+                runningMean: s.p + 31540336, runningVar: s.p + 31543792, workspace: s.ws, pool: pool)
+            s.profiler?.stop(707)
+        }
+        // features.7.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(497), pixels: 289 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
+                output: s.tensor(498), pool: pool)
+            s.profiler?.stop(708)
+        }
+        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
+        if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
+                activation: .silu, output: s.tensor(499), pool: pool)
+            s.profiler?.stop(709)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
@@ -8355,18 +9224,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
                 eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4040192, pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(710)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 4054016)
-        s.profiler?.stop(627)
+        s.profiler?.stop(711)
         // features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4054016, bias: s.f,
             activation: .identity, output: s.tensor(500), pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(712)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -8374,7 +9243,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(501), savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
-            s.profiler?.stop(629)
+            s.profiler?.stop(713)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
@@ -8382,7 +9251,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
                 eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4047104, pool: pool)
-            s.profiler?.stop(630)
+            s.profiler?.stop(714)
         }
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
         s.profiler?.start()
@@ -8390,25 +9259,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
             reduceBias: s.p + 32089840, activation: .silu, expandWeights: s.p + 32089984, expandBias: s.p + 32587648,
             savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505), pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(715)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32591104, outChannels: 576, inChannels: 3456, into: s.f + 3456)
-        s.profiler?.stop(632)
-        // features.7.1.block.3 project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(502), pixels: 289 &* s.n, inChannels: 3456,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
-            output: s.tensor(506), pool: pool)
-        s.profiler?.stop(633)
-        // features.7.1.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 576]
+        s.profiler?.stop(716)
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(507), savedMean: s.f + 4116224, savedInvStd: s.f + 4116800,
-                runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
-            s.profiler?.stop(634)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(502), pixels: 289 &* s.n, inChannels: 3456,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(506), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4116224, savedInvStd: s.f + 4116800,
+                runningMean: s.p + 34582912, runningVar: s.p + 34583488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(717)
+        }
+        // features.7.1.block.3 frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(502), pixels: 289 &* s.n, inChannels: 3456,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(506), pool: pool)
+            s.profiler?.stop(718)
+        }
+        // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]
+        if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4116224, savedInvStd: s.f + 4116800,
+                activation: .identity, output: s.tensor(507), pool: pool)
+            s.profiler?.stop(719)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 44 {
@@ -8416,21 +9295,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 34581760, beta: s.p + 34582336, runningMean: s.p + 34582912, runningVar: s.p + 34583488,
                 eps: 0.001, activation: .identity, output: s.tensor(507), scratch: s.f + 4116224, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(720)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8088888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1911111111111111, into: s.tensor(509),
                 random: &random)
-            s.profiler?.stop(636)
+            s.profiler?.stop(721)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(497), branch: s.tensor(507),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
             perImage: 166464, output: s.tensor(508), pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(722)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -8438,20 +9317,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.2.block.0 expand conv 1x1 weights to the GEMM layout [576][3456]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 34584064, outChannels: 3456, inChannels: 576, into: s.f + 3456)
-        s.profiler?.stop(638)
-        // features.7.2.block.0 expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(508), pixels: 289 &* s.n, inChannels: 576, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 3456, activation: .identity, residual: nil, output: s.tensor(510), pool: pool)
-        s.profiler?.stop(639)
-        // features.7.2.block.0 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
+        s.profiler?.stop(723)
+        // features.7.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(511), savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
-                runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
-            s.profiler?.stop(640)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(508), pixels: 289 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, output: s.tensor(510), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
+                runningMean: s.p + 36581632, runningVar: s.p + 36585088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(724)
+        }
+        // features.7.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(508), pixels: 289 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
+                output: s.tensor(510), pool: pool)
+            s.profiler?.stop(725)
+        }
+        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
+        if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
+                activation: .silu, output: s.tensor(511), pool: pool)
+            s.profiler?.stop(726)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
@@ -8459,18 +9349,18 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4117376, pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(727)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 4131200)
-        s.profiler?.stop(642)
+        s.profiler?.stop(728)
         // features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4131200, bias: s.f,
             activation: .identity, output: s.tensor(512), pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(729)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -8478,7 +9368,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(513), savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(730)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
@@ -8486,7 +9376,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
                 eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4124288, pool: pool)
-            s.profiler?.stop(645)
+            s.profiler?.stop(731)
         }
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
         s.profiler?.start()
@@ -8494,25 +9384,35 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
             reduceBias: s.p + 37131136, activation: .silu, expandWeights: s.p + 37131280, expandBias: s.p + 37628944,
             savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517), pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(732)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 37632400, outChannels: 576, inChannels: 3456, into: s.f + 3456)
-        s.profiler?.stop(647)
-        // features.7.2.block.3 project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(514), pixels: 289 &* s.n, inChannels: 3456,
-            inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
-            output: s.tensor(518), pool: pool)
-        s.profiler?.stop(648)
-        // features.7.2.block.3 BatchNorm (batch statistics) + identity on [n, 17, 17, 576]
+        s.profiler?.stop(733)
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(519), savedMean: s.f + 4193408, savedInvStd: s.f + 4193984,
-                runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
-            s.profiler?.stop(649)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(514), pixels: 289 &* s.n, inChannels: 3456,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(518), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4193408, savedInvStd: s.f + 4193984,
+                runningMean: s.p + 39624208, runningVar: s.p + 39624784, workspace: s.ws, pool: pool)
+            s.profiler?.stop(734)
+        }
+        // features.7.2.block.3 frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(514), pixels: 289 &* s.n, inChannels: 3456,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+                output: s.tensor(518), pool: pool)
+            s.profiler?.stop(735)
+        }
+        // features.7.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]
+        if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4193408, savedInvStd: s.f + 4193984,
+                activation: .identity, output: s.tensor(519), pool: pool)
+            s.profiler?.stop(736)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 45 {
@@ -8520,21 +9420,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 39623056, beta: s.p + 39623632, runningMean: s.p + 39624208, runningVar: s.p + 39624784,
                 eps: 0.001, activation: .identity, output: s.tensor(519), scratch: s.f + 4193408, pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(737)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8044444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19555555555555557, into: s.tensor(521),
                 random: &random)
-            s.profiler?.stop(651)
+            s.profiler?.stop(738)
         }
         // features.7.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(508), branch: s.tensor(519),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
             perImage: 166464, output: s.tensor(520), pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(739)
     }
 
     /// features.8 forward: head: conv 1x1 576 -> 2304
@@ -8542,20 +9442,31 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [576][2304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39625360, outChannels: 2304, inChannels: 576, into: s.f + 3456)
-        s.profiler?.stop(653)
-        // features.8 head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(520), pixels: 289 &* s.n, inChannels: 576, inputMajorWeights: s.f + 3456,
-            bias: s.f, outChannels: 2304, activation: .identity, residual: nil, output: s.tensor(522), pool: pool)
-        s.profiler?.stop(654)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 17, 17, 2304]
+        s.profiler?.stop(740)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
-                gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(523), savedMean: s.f + 4194560, savedInvStd: s.f + 4196864,
-                runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
-            s.profiler?.stop(655)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(520), pixels: 289 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2304, output: s.tensor(522), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4194560, savedInvStd: s.f + 4196864,
+                runningMean: s.p + 40957072, runningVar: s.p + 40959376, workspace: s.ws, pool: pool)
+            s.profiler?.stop(741)
+        }
+        // features.8 frozen: head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]
+        if s.options.frozenBlocks > 46 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(520), pixels: 289 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+                output: s.tensor(522), pool: pool)
+            s.profiler?.stop(742)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2304]
+        if s.options.frozenBlocks <= 46 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
+                gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4194560, savedInvStd: s.f + 4196864,
+                activation: .silu, output: s.tensor(523), pool: pool)
+            s.profiler?.stop(743)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2304]
         if s.options.frozenBlocks > 46 {
@@ -8563,7 +9474,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
                 gamma: s.p + 40952464, beta: s.p + 40954768, runningMean: s.p + 40957072, runningVar: s.p + 40959376,
                 eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 4194560, pool: pool)
-            s.profiler?.stop(656)
+            s.profiler?.stop(744)
         }
     }
 
@@ -8573,26 +9484,26 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(523), batch: s.n, pixels: 289, channels: 2304, output: s.tensor(524),
             pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(745)
         // dropout p=0.5 (when options.dropout) on [n, 2304]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(524), output: s.tensor(526), count: 2304 &* s.n,
             probability: s.options.dropout ? 0.5 : 0, mask: s.tensor(525), random: &random)
-        s.profiler?.stop(658)
+        s.profiler?.stop(746)
         // classifier.1 linear, [n, 2304] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(526), batch: s.n, inFeatures: 2304, weights: s.p + 40961680,
             bias: s.p + 43265680, outFeatures: 1000, output: s.tensor(527), pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(747)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(527), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(528))
-        s.profiler?.stop(660)
+        s.profiler?.stop(748)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(527), count: 1000 &* s.n)
-        s.profiler?.stop(661)
+        s.profiler?.stop(749)
     }
 
     /// classifier backward: global average pool, dropout 0.5, linear 2304 -> 1000 classes
@@ -8602,17 +9513,17 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(528), input: s.tensor(526), weights: s.p + 40961680,
             batch: s.n, inFeatures: 2304, outFeatures: 1000, gradInput: s.tensor(529), gradWeights: s.g + 40961680,
             gradBias: s.g + 43265680, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(750)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(529), mask: s.tensor(525), count: 2304 &* s.n,
             gradInput: s.tensor(530))
-        s.profiler?.stop(663)
+        s.profiler?.stop(751)
         // avgpool backward: spread each channel's gradient over the 289 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(530), batch: s.n, pixels: 289, channels: 2304,
             gradInput: s.tensor(531), pool: pool)
-        s.profiler?.stop(664)
+        s.profiler?.stop(752)
     }
 
     /// features.8 backward: head: conv 1x1 576 -> 2304
@@ -8623,13 +9534,13 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4194560,
             savedInvStd: s.f + 4196864, activation: .silu, gradInput: s.tensor(531), gradGamma: s.g + 40952464,
             gradBeta: s.g + 40954768, pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(753)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(531), input: s.tensor(520), weights: s.p + 39625360,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 2304, gradInput: s.tensor(532),
             gradWeights: s.g + 39625360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(754)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -8639,21 +9550,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(532),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
             perImage: 166464, gradBranch: s.tensor(533), pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(755)
         // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(533), input: s.tensor(518),
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4193408,
             savedInvStd: s.f + 4193984, activation: .identity, gradInput: s.tensor(533), gradGamma: s.g + 39623056,
             gradBeta: s.g + 39623632, pool: pool)
-        s.profiler?.stop(668)
+        s.profiler?.stop(756)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 activation: .silu, output: s.tensor(536), pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(757)
         }
         // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
@@ -8661,21 +9572,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
                 eps: 0.001, activation: .silu, output: s.tensor(536), scratch: s.f + 4124288, pool: pool)
-            s.profiler?.stop(670)
+            s.profiler?.stop(758)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(536), savedScale: s.tensor(517), batch: s.n,
                 pixels: 289, channels: 3456, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(671)
+            s.profiler?.stop(759)
         }
         // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(535), weights: s.p + 37632400,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
             gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(760)
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(534), input: s.tensor(536), batch: s.n, pixels: 289,
@@ -8684,21 +9595,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(517), gradInput: s.tensor(537), gradReduceWeights: s.g + 36633472,
             gradReduceBias: s.g + 37131136, gradExpandWeights: s.g + 37131280, gradExpandBias: s.g + 37628944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(761)
         // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(537), input: s.tensor(512),
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4124288,
             savedInvStd: s.f + 4127744, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 36619648,
             gradBeta: s.g + 36623104, pool: pool)
-        s.profiler?.stop(674)
+        s.profiler?.stop(762)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
                 activation: .silu, output: s.tensor(539), pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(763)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
@@ -8706,39 +9617,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
                 eps: 0.001, activation: .silu, output: s.tensor(539), scratch: s.f + 4117376, pool: pool)
-            s.profiler?.stop(676)
+            s.profiler?.stop(764)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4162304, count: 31104)
-        s.profiler?.stop(677)
+        s.profiler?.stop(765)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(539), batch: s.n, height: 17,
             width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 4131200, gradInput: s.tensor(538), gradWeights: s.f + 4162304, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(766)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4162304, channels: 3456, kernel: 3, into: s.g + 36588544)
-        s.profiler?.stop(679)
+        s.profiler?.stop(767)
         // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(538), input: s.tensor(510),
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4117376,
             savedInvStd: s.f + 4120832, activation: .silu, gradInput: s.tensor(538), gradGamma: s.g + 36574720,
             gradBeta: s.g + 36578176, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(768)
         // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(538), input: s.tensor(508), weights: s.p + 34584064,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(540),
             gradWeights: s.g + 34584064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(769)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(540), s.tensor(532), count: 166464 &* s.n, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(770)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -8748,21 +9659,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(540),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
             perImage: 166464, gradBranch: s.tensor(541), pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(771)
         // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(541), input: s.tensor(506),
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4116224,
             savedInvStd: s.f + 4116800, activation: .identity, gradInput: s.tensor(541), gradGamma: s.g + 34581760,
             gradBeta: s.g + 34582336, pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(772)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 activation: .silu, output: s.tensor(544), pool: pool)
-            s.profiler?.stop(685)
+            s.profiler?.stop(773)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
@@ -8770,21 +9681,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
                 eps: 0.001, activation: .silu, output: s.tensor(544), scratch: s.f + 4047104, pool: pool)
-            s.profiler?.stop(686)
+            s.profiler?.stop(774)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(544), savedScale: s.tensor(505), batch: s.n,
                 pixels: 289, channels: 3456, output: s.tensor(543), pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(775)
         }
         // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(543), weights: s.p + 32591104,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(542),
             gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(776)
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(542), input: s.tensor(544), batch: s.n, pixels: 289,
@@ -8793,21 +9704,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(505), gradInput: s.tensor(545), gradReduceWeights: s.g + 31592176,
             gradReduceBias: s.g + 32089840, gradExpandWeights: s.g + 32089984, gradExpandBias: s.g + 32587648,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(777)
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(545), input: s.tensor(500),
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4047104,
             savedInvStd: s.f + 4050560, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 31578352,
             gradBeta: s.g + 31581808, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(778)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
                 activation: .silu, output: s.tensor(547), pool: pool)
-            s.profiler?.stop(691)
+            s.profiler?.stop(779)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
@@ -8815,39 +9726,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
                 eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 4040192, pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(780)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4085120, count: 31104)
-        s.profiler?.stop(693)
+        s.profiler?.stop(781)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(547), batch: s.n, height: 17,
             width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 4054016, gradInput: s.tensor(546), gradWeights: s.f + 4085120, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(782)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4085120, channels: 3456, kernel: 3, into: s.g + 31547248)
-        s.profiler?.stop(695)
+        s.profiler?.stop(783)
         // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(546), input: s.tensor(498),
             pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4040192,
             savedInvStd: s.f + 4043648, activation: .silu, gradInput: s.tensor(546), gradGamma: s.g + 31533424,
             gradBeta: s.g + 31536880, pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(784)
         // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(546), input: s.tensor(497), weights: s.p + 29542768,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(548),
             gradWeights: s.g + 29542768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(785)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(548), s.tensor(540), count: 166464 &* s.n, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(786)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
@@ -8858,14 +9769,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4039040,
             savedInvStd: s.f + 4039616, activation: .identity, gradInput: s.tensor(548), gradGamma: s.g + 29540464,
             gradBeta: s.g + 29541040, pool: pool)
-        s.profiler?.stop(699)
+        s.profiler?.stop(787)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 3997760, savedInvStd: s.f + 3999824,
                 activation: .silu, output: s.tensor(551), pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(788)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
@@ -8873,21 +9784,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
                 eps: 0.001, activation: .silu, output: s.tensor(551), scratch: s.f + 3997760, pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(789)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(551), savedScale: s.tensor(495), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(550), pool: pool)
-            s.profiler?.stop(702)
+            s.profiler?.stop(790)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(550), weights: s.p + 28351600,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(549),
             gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(791)
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(549), input: s.tensor(551), batch: s.n, pixels: 289,
@@ -8896,21 +9807,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(495), gradInput: s.tensor(552), gradReduceWeights: s.g + 27994432,
             gradReduceBias: s.g + 28171936, gradExpandWeights: s.g + 28172032, gradExpandBias: s.g + 28349536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(792)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(552), input: s.tensor(490),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 3997760,
             savedInvStd: s.f + 3999824, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 27986176,
             gradBeta: s.g + 27988240, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(793)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
                 activation: .silu, output: s.tensor(554), pool: pool)
-            s.profiler?.stop(706)
+            s.profiler?.stop(794)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
@@ -8918,35 +9829,35 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
                 eps: 0.001, activation: .silu, output: s.tensor(554), scratch: s.f + 3993632, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(795)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4020464, count: 18576)
-        s.profiler?.stop(708)
+        s.profiler?.stop(796)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(554), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 4001888, gradInput: s.tensor(553), gradWeights: s.f + 4020464, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(797)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4020464, channels: 2064, kernel: 3, into: s.g + 27967600)
-        s.profiler?.stop(710)
+        s.profiler?.stop(798)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(553), input: s.tensor(488),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 3993632,
             savedInvStd: s.f + 3995696, activation: .silu, gradInput: s.tensor(553), gradGamma: s.g + 27959344,
             gradBeta: s.g + 27961408, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(799)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(553), input: s.tensor(486), weights: s.p + 27249328,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(555),
             gradWeights: s.g + 27249328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(800)
     }
 
     /// features.6.10 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8956,21 +9867,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(555),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(556), pool: pool)
-        s.profiler?.stop(713)
+        s.profiler?.stop(801)
         // features.6.10.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(556), input: s.tensor(484),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3992944,
             savedInvStd: s.f + 3993288, activation: .identity, gradInput: s.tensor(556), gradGamma: s.g + 27247920,
             gradBeta: s.g + 27248272, pool: pool)
-        s.profiler?.stop(714)
+        s.profiler?.stop(802)
         // features.6.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3885616, savedInvStd: s.f + 3887680,
                 activation: .silu, output: s.tensor(559), pool: pool)
-            s.profiler?.stop(715)
+            s.profiler?.stop(803)
         }
         // features.6.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
@@ -8978,21 +9889,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
                 eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 3885616, pool: pool)
-            s.profiler?.stop(716)
+            s.profiler?.stop(804)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(559), savedScale: s.tensor(483), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(558), pool: pool)
-            s.profiler?.stop(717)
+            s.profiler?.stop(805)
         }
         // features.6.10.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(558), weights: s.p + 26537904,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(557),
             gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(718)
+        s.profiler?.stop(806)
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(557), input: s.tensor(559), batch: s.n, pixels: 289,
@@ -9001,21 +9912,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(483), gradInput: s.tensor(560), gradReduceWeights: s.g + 26180736,
             gradReduceBias: s.g + 26358240, gradExpandWeights: s.g + 26358336, gradExpandBias: s.g + 26535840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(807)
         // features.6.10.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(560), input: s.tensor(478),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3885616,
             savedInvStd: s.f + 3887680, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 26172480,
             gradBeta: s.g + 26174544, pool: pool)
-        s.profiler?.stop(720)
+        s.profiler?.stop(808)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
                 activation: .silu, output: s.tensor(562), pool: pool)
-            s.profiler?.stop(721)
+            s.profiler?.stop(809)
         }
         // features.6.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
@@ -9023,39 +9934,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
                 eps: 0.001, activation: .silu, output: s.tensor(562), scratch: s.f + 3881488, pool: pool)
-            s.profiler?.stop(722)
+            s.profiler?.stop(810)
         }
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3941344, count: 51600)
-        s.profiler?.stop(723)
+        s.profiler?.stop(811)
         // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(562), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3889744, gradInput: s.tensor(561), gradWeights: s.f + 3941344, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(812)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3941344, channels: 2064, kernel: 5, into: s.g + 26120880)
-        s.profiler?.stop(725)
+        s.profiler?.stop(813)
         // features.6.10.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(561), input: s.tensor(476),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3881488,
             savedInvStd: s.f + 3883552, activation: .silu, gradInput: s.tensor(561), gradGamma: s.g + 26112624,
             gradBeta: s.g + 26114688, pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(814)
         // features.6.10.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(561), input: s.tensor(474), weights: s.p + 25402608,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(563),
             gradWeights: s.g + 25402608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(815)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(563), s.tensor(555), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(728)
+        s.profiler?.stop(816)
     }
 
     /// features.6.9 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9065,21 +9976,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(563),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(564), pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(817)
         // features.6.9.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(564), input: s.tensor(472),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3880800,
             savedInvStd: s.f + 3881144, activation: .identity, gradInput: s.tensor(564), gradGamma: s.g + 25401200,
             gradBeta: s.g + 25401552, pool: pool)
-        s.profiler?.stop(730)
+        s.profiler?.stop(818)
         // features.6.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3773472, savedInvStd: s.f + 3775536,
                 activation: .silu, output: s.tensor(567), pool: pool)
-            s.profiler?.stop(731)
+            s.profiler?.stop(819)
         }
         // features.6.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
@@ -9087,21 +9998,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
                 eps: 0.001, activation: .silu, output: s.tensor(567), scratch: s.f + 3773472, pool: pool)
-            s.profiler?.stop(732)
+            s.profiler?.stop(820)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(567), savedScale: s.tensor(471), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(566), pool: pool)
-            s.profiler?.stop(733)
+            s.profiler?.stop(821)
         }
         // features.6.9.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(566), weights: s.p + 24691184,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(565),
             gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(822)
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(565), input: s.tensor(567), batch: s.n, pixels: 289,
@@ -9110,21 +10021,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(471), gradInput: s.tensor(568), gradReduceWeights: s.g + 24334016,
             gradReduceBias: s.g + 24511520, gradExpandWeights: s.g + 24511616, gradExpandBias: s.g + 24689120,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(823)
         // features.6.9.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(568), input: s.tensor(466),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3773472,
             savedInvStd: s.f + 3775536, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 24325760,
             gradBeta: s.g + 24327824, pool: pool)
-        s.profiler?.stop(736)
+        s.profiler?.stop(824)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
                 activation: .silu, output: s.tensor(570), pool: pool)
-            s.profiler?.stop(737)
+            s.profiler?.stop(825)
         }
         // features.6.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
@@ -9132,39 +10043,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
                 eps: 0.001, activation: .silu, output: s.tensor(570), scratch: s.f + 3769344, pool: pool)
-            s.profiler?.stop(738)
+            s.profiler?.stop(826)
         }
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3829200, count: 51600)
-        s.profiler?.stop(739)
+        s.profiler?.stop(827)
         // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(570), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3777600, gradInput: s.tensor(569), gradWeights: s.f + 3829200, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(828)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3829200, channels: 2064, kernel: 5, into: s.g + 24274160)
-        s.profiler?.stop(741)
+        s.profiler?.stop(829)
         // features.6.9.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(569), input: s.tensor(464),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3769344,
             savedInvStd: s.f + 3771408, activation: .silu, gradInput: s.tensor(569), gradGamma: s.g + 24265904,
             gradBeta: s.g + 24267968, pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(830)
         // features.6.9.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(569), input: s.tensor(462), weights: s.p + 23555888,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(571),
             gradWeights: s.g + 23555888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(831)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(571), s.tensor(563), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(744)
+        s.profiler?.stop(832)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9174,21 +10085,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(571),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(572), pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(833)
         // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(572), input: s.tensor(460),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3768656,
             savedInvStd: s.f + 3769000, activation: .identity, gradInput: s.tensor(572), gradGamma: s.g + 23554480,
             gradBeta: s.g + 23554832, pool: pool)
-        s.profiler?.stop(746)
+        s.profiler?.stop(834)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3661328, savedInvStd: s.f + 3663392,
                 activation: .silu, output: s.tensor(575), pool: pool)
-            s.profiler?.stop(747)
+            s.profiler?.stop(835)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
@@ -9196,21 +10107,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
                 eps: 0.001, activation: .silu, output: s.tensor(575), scratch: s.f + 3661328, pool: pool)
-            s.profiler?.stop(748)
+            s.profiler?.stop(836)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(575), savedScale: s.tensor(459), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(574), pool: pool)
-            s.profiler?.stop(749)
+            s.profiler?.stop(837)
         }
         // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(574), weights: s.p + 22844464,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(573),
             gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(750)
+        s.profiler?.stop(838)
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(573), input: s.tensor(575), batch: s.n, pixels: 289,
@@ -9219,21 +10130,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(459), gradInput: s.tensor(576), gradReduceWeights: s.g + 22487296,
             gradReduceBias: s.g + 22664800, gradExpandWeights: s.g + 22664896, gradExpandBias: s.g + 22842400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(751)
+        s.profiler?.stop(839)
         // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(576), input: s.tensor(454),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3661328,
             savedInvStd: s.f + 3663392, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 22479040,
             gradBeta: s.g + 22481104, pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(840)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
                 activation: .silu, output: s.tensor(578), pool: pool)
-            s.profiler?.stop(753)
+            s.profiler?.stop(841)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
@@ -9241,39 +10152,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
                 eps: 0.001, activation: .silu, output: s.tensor(578), scratch: s.f + 3657200, pool: pool)
-            s.profiler?.stop(754)
+            s.profiler?.stop(842)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3717056, count: 51600)
-        s.profiler?.stop(755)
+        s.profiler?.stop(843)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(578), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3665456, gradInput: s.tensor(577), gradWeights: s.f + 3717056, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(844)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3717056, channels: 2064, kernel: 5, into: s.g + 22427440)
-        s.profiler?.stop(757)
+        s.profiler?.stop(845)
         // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(577), input: s.tensor(452),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3657200,
             savedInvStd: s.f + 3659264, activation: .silu, gradInput: s.tensor(577), gradGamma: s.g + 22419184,
             gradBeta: s.g + 22421248, pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(846)
         // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(577), input: s.tensor(450), weights: s.p + 21709168,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(579),
             gradWeights: s.g + 21709168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(759)
+        s.profiler?.stop(847)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(579), s.tensor(571), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(848)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9283,21 +10194,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(579),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(580), pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(849)
         // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(580), input: s.tensor(448),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3656512,
             savedInvStd: s.f + 3656856, activation: .identity, gradInput: s.tensor(580), gradGamma: s.g + 21707760,
             gradBeta: s.g + 21708112, pool: pool)
-        s.profiler?.stop(762)
+        s.profiler?.stop(850)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3549184, savedInvStd: s.f + 3551248,
                 activation: .silu, output: s.tensor(583), pool: pool)
-            s.profiler?.stop(763)
+            s.profiler?.stop(851)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -9305,21 +10216,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
                 eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 3549184, pool: pool)
-            s.profiler?.stop(764)
+            s.profiler?.stop(852)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(583), savedScale: s.tensor(447), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(582), pool: pool)
-            s.profiler?.stop(765)
+            s.profiler?.stop(853)
         }
         // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(580), input: s.tensor(582), weights: s.p + 20997744,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(581),
             gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(766)
+        s.profiler?.stop(854)
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(581), input: s.tensor(583), batch: s.n, pixels: 289,
@@ -9328,21 +10239,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(447), gradInput: s.tensor(584), gradReduceWeights: s.g + 20640576,
             gradReduceBias: s.g + 20818080, gradExpandWeights: s.g + 20818176, gradExpandBias: s.g + 20995680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(767)
+        s.profiler?.stop(855)
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(584), input: s.tensor(442),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3549184,
             savedInvStd: s.f + 3551248, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 20632320,
             gradBeta: s.g + 20634384, pool: pool)
-        s.profiler?.stop(768)
+        s.profiler?.stop(856)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
                 activation: .silu, output: s.tensor(586), pool: pool)
-            s.profiler?.stop(769)
+            s.profiler?.stop(857)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -9350,39 +10261,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
                 eps: 0.001, activation: .silu, output: s.tensor(586), scratch: s.f + 3545056, pool: pool)
-            s.profiler?.stop(770)
+            s.profiler?.stop(858)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3604912, count: 51600)
-        s.profiler?.stop(771)
+        s.profiler?.stop(859)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(586), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3553312, gradInput: s.tensor(585), gradWeights: s.f + 3604912, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(860)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3604912, channels: 2064, kernel: 5, into: s.g + 20580720)
-        s.profiler?.stop(773)
+        s.profiler?.stop(861)
         // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(585), input: s.tensor(440),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3545056,
             savedInvStd: s.f + 3547120, activation: .silu, gradInput: s.tensor(585), gradGamma: s.g + 20572464,
             gradBeta: s.g + 20574528, pool: pool)
-        s.profiler?.stop(774)
+        s.profiler?.stop(862)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(585), input: s.tensor(438), weights: s.p + 19862448,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(587),
             gradWeights: s.g + 19862448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(863)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(587), s.tensor(579), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(864)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9392,21 +10303,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(587),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(588), pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(865)
         // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(588), input: s.tensor(436),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3544368,
             savedInvStd: s.f + 3544712, activation: .identity, gradInput: s.tensor(588), gradGamma: s.g + 19861040,
             gradBeta: s.g + 19861392, pool: pool)
-        s.profiler?.stop(778)
+        s.profiler?.stop(866)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3437040, savedInvStd: s.f + 3439104,
                 activation: .silu, output: s.tensor(591), pool: pool)
-            s.profiler?.stop(779)
+            s.profiler?.stop(867)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -9414,21 +10325,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
                 eps: 0.001, activation: .silu, output: s.tensor(591), scratch: s.f + 3437040, pool: pool)
-            s.profiler?.stop(780)
+            s.profiler?.stop(868)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(591), savedScale: s.tensor(435), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(590), pool: pool)
-            s.profiler?.stop(781)
+            s.profiler?.stop(869)
         }
         // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(588), input: s.tensor(590), weights: s.p + 19151024,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
             gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(782)
+        s.profiler?.stop(870)
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(589), input: s.tensor(591), batch: s.n, pixels: 289,
@@ -9437,21 +10348,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(435), gradInput: s.tensor(592), gradReduceWeights: s.g + 18793856,
             gradReduceBias: s.g + 18971360, gradExpandWeights: s.g + 18971456, gradExpandBias: s.g + 19148960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(871)
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(592), input: s.tensor(430),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3437040,
             savedInvStd: s.f + 3439104, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 18785600,
             gradBeta: s.g + 18787664, pool: pool)
-        s.profiler?.stop(784)
+        s.profiler?.stop(872)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
                 activation: .silu, output: s.tensor(594), pool: pool)
-            s.profiler?.stop(785)
+            s.profiler?.stop(873)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -9459,39 +10370,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
                 eps: 0.001, activation: .silu, output: s.tensor(594), scratch: s.f + 3432912, pool: pool)
-            s.profiler?.stop(786)
+            s.profiler?.stop(874)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3492768, count: 51600)
-        s.profiler?.stop(787)
+        s.profiler?.stop(875)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(594), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3441168, gradInput: s.tensor(593), gradWeights: s.f + 3492768, pool: pool)
-        s.profiler?.stop(788)
+        s.profiler?.stop(876)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3492768, channels: 2064, kernel: 5, into: s.g + 18734000)
-        s.profiler?.stop(789)
+        s.profiler?.stop(877)
         // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(593), input: s.tensor(428),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3432912,
             savedInvStd: s.f + 3434976, activation: .silu, gradInput: s.tensor(593), gradGamma: s.g + 18725744,
             gradBeta: s.g + 18727808, pool: pool)
-        s.profiler?.stop(790)
+        s.profiler?.stop(878)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(593), input: s.tensor(426), weights: s.p + 18015728,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(595),
             gradWeights: s.g + 18015728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(791)
+        s.profiler?.stop(879)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(595), s.tensor(587), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(880)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9501,21 +10412,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(595),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(596), pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(881)
         // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(596), input: s.tensor(424),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3432224,
             savedInvStd: s.f + 3432568, activation: .identity, gradInput: s.tensor(596), gradGamma: s.g + 18014320,
             gradBeta: s.g + 18014672, pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(882)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3324896, savedInvStd: s.f + 3326960,
                 activation: .silu, output: s.tensor(599), pool: pool)
-            s.profiler?.stop(795)
+            s.profiler?.stop(883)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -9523,21 +10434,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
                 eps: 0.001, activation: .silu, output: s.tensor(599), scratch: s.f + 3324896, pool: pool)
-            s.profiler?.stop(796)
+            s.profiler?.stop(884)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(599), savedScale: s.tensor(423), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(598), pool: pool)
-            s.profiler?.stop(797)
+            s.profiler?.stop(885)
         }
         // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(596), input: s.tensor(598), weights: s.p + 17304304,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(597),
             gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(886)
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(597), input: s.tensor(599), batch: s.n, pixels: 289,
@@ -9546,21 +10457,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(423), gradInput: s.tensor(600), gradReduceWeights: s.g + 16947136,
             gradReduceBias: s.g + 17124640, gradExpandWeights: s.g + 17124736, gradExpandBias: s.g + 17302240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(799)
+        s.profiler?.stop(887)
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(600), input: s.tensor(418),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3324896,
             savedInvStd: s.f + 3326960, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 16938880,
             gradBeta: s.g + 16940944, pool: pool)
-        s.profiler?.stop(800)
+        s.profiler?.stop(888)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
                 activation: .silu, output: s.tensor(602), pool: pool)
-            s.profiler?.stop(801)
+            s.profiler?.stop(889)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -9568,39 +10479,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
                 eps: 0.001, activation: .silu, output: s.tensor(602), scratch: s.f + 3320768, pool: pool)
-            s.profiler?.stop(802)
+            s.profiler?.stop(890)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3380624, count: 51600)
-        s.profiler?.stop(803)
+        s.profiler?.stop(891)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(602), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3329024, gradInput: s.tensor(601), gradWeights: s.f + 3380624, pool: pool)
-        s.profiler?.stop(804)
+        s.profiler?.stop(892)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3380624, channels: 2064, kernel: 5, into: s.g + 16887280)
-        s.profiler?.stop(805)
+        s.profiler?.stop(893)
         // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(601), input: s.tensor(416),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3320768,
             savedInvStd: s.f + 3322832, activation: .silu, gradInput: s.tensor(601), gradGamma: s.g + 16879024,
             gradBeta: s.g + 16881088, pool: pool)
-        s.profiler?.stop(806)
+        s.profiler?.stop(894)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(601), input: s.tensor(414), weights: s.p + 16169008,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(603),
             gradWeights: s.g + 16169008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(807)
+        s.profiler?.stop(895)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(603), s.tensor(595), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(896)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9610,21 +10521,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(603),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(604), pool: pool)
-        s.profiler?.stop(809)
+        s.profiler?.stop(897)
         // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(604), input: s.tensor(412),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3320080,
             savedInvStd: s.f + 3320424, activation: .identity, gradInput: s.tensor(604), gradGamma: s.g + 16167600,
             gradBeta: s.g + 16167952, pool: pool)
-        s.profiler?.stop(810)
+        s.profiler?.stop(898)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3212752, savedInvStd: s.f + 3214816,
                 activation: .silu, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(811)
+            s.profiler?.stop(899)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -9632,21 +10543,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
                 eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 3212752, pool: pool)
-            s.profiler?.stop(812)
+            s.profiler?.stop(900)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(607), savedScale: s.tensor(411), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(606), pool: pool)
-            s.profiler?.stop(813)
+            s.profiler?.stop(901)
         }
         // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(604), input: s.tensor(606), weights: s.p + 15457584,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(605),
             gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(814)
+        s.profiler?.stop(902)
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(605), input: s.tensor(607), batch: s.n, pixels: 289,
@@ -9655,21 +10566,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(411), gradInput: s.tensor(608), gradReduceWeights: s.g + 15100416,
             gradReduceBias: s.g + 15277920, gradExpandWeights: s.g + 15278016, gradExpandBias: s.g + 15455520,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(815)
+        s.profiler?.stop(903)
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(608), input: s.tensor(406),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3212752,
             savedInvStd: s.f + 3214816, activation: .silu, gradInput: s.tensor(608), gradGamma: s.g + 15092160,
             gradBeta: s.g + 15094224, pool: pool)
-        s.profiler?.stop(816)
+        s.profiler?.stop(904)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
                 activation: .silu, output: s.tensor(610), pool: pool)
-            s.profiler?.stop(817)
+            s.profiler?.stop(905)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -9677,39 +10588,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
                 eps: 0.001, activation: .silu, output: s.tensor(610), scratch: s.f + 3208624, pool: pool)
-            s.profiler?.stop(818)
+            s.profiler?.stop(906)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3268480, count: 51600)
-        s.profiler?.stop(819)
+        s.profiler?.stop(907)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(608), input: s.tensor(610), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3216880, gradInput: s.tensor(609), gradWeights: s.f + 3268480, pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(908)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3268480, channels: 2064, kernel: 5, into: s.g + 15040560)
-        s.profiler?.stop(821)
+        s.profiler?.stop(909)
         // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(609), input: s.tensor(404),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3208624,
             savedInvStd: s.f + 3210688, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 15032304,
             gradBeta: s.g + 15034368, pool: pool)
-        s.profiler?.stop(822)
+        s.profiler?.stop(910)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(402), weights: s.p + 14322288,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(611),
             gradWeights: s.g + 14322288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(823)
+        s.profiler?.stop(911)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(611), s.tensor(603), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(824)
+        s.profiler?.stop(912)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9719,21 +10630,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(611),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(612), pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(913)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(612), input: s.tensor(400),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3207936,
             savedInvStd: s.f + 3208280, activation: .identity, gradInput: s.tensor(612), gradGamma: s.g + 14320880,
             gradBeta: s.g + 14321232, pool: pool)
-        s.profiler?.stop(826)
+        s.profiler?.stop(914)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3100608, savedInvStd: s.f + 3102672,
                 activation: .silu, output: s.tensor(615), pool: pool)
-            s.profiler?.stop(827)
+            s.profiler?.stop(915)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -9741,21 +10652,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
                 eps: 0.001, activation: .silu, output: s.tensor(615), scratch: s.f + 3100608, pool: pool)
-            s.profiler?.stop(828)
+            s.profiler?.stop(916)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(615), savedScale: s.tensor(399), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(614), pool: pool)
-            s.profiler?.stop(829)
+            s.profiler?.stop(917)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(612), input: s.tensor(614), weights: s.p + 13610864,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(613),
             gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(830)
+        s.profiler?.stop(918)
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(613), input: s.tensor(615), batch: s.n, pixels: 289,
@@ -9764,21 +10675,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(399), gradInput: s.tensor(616), gradReduceWeights: s.g + 13253696,
             gradReduceBias: s.g + 13431200, gradExpandWeights: s.g + 13431296, gradExpandBias: s.g + 13608800,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(831)
+        s.profiler?.stop(919)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(616), input: s.tensor(394),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3100608,
             savedInvStd: s.f + 3102672, activation: .silu, gradInput: s.tensor(616), gradGamma: s.g + 13245440,
             gradBeta: s.g + 13247504, pool: pool)
-        s.profiler?.stop(832)
+        s.profiler?.stop(920)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
                 activation: .silu, output: s.tensor(618), pool: pool)
-            s.profiler?.stop(833)
+            s.profiler?.stop(921)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -9786,39 +10697,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
                 eps: 0.001, activation: .silu, output: s.tensor(618), scratch: s.f + 3096480, pool: pool)
-            s.profiler?.stop(834)
+            s.profiler?.stop(922)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3156336, count: 51600)
-        s.profiler?.stop(835)
+        s.profiler?.stop(923)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(616), input: s.tensor(618), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3104736, gradInput: s.tensor(617), gradWeights: s.f + 3156336, pool: pool)
-        s.profiler?.stop(836)
+        s.profiler?.stop(924)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3156336, channels: 2064, kernel: 5, into: s.g + 13193840)
-        s.profiler?.stop(837)
+        s.profiler?.stop(925)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(617), input: s.tensor(392),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3096480,
             savedInvStd: s.f + 3098544, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 13185584,
             gradBeta: s.g + 13187648, pool: pool)
-        s.profiler?.stop(838)
+        s.profiler?.stop(926)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(390), weights: s.p + 12475568,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(619),
             gradWeights: s.g + 12475568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(839)
+        s.profiler?.stop(927)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(619), s.tensor(611), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(840)
+        s.profiler?.stop(928)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9828,21 +10739,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(619),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(620), pool: pool)
-        s.profiler?.stop(841)
+        s.profiler?.stop(929)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(620), input: s.tensor(388),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3095792,
             savedInvStd: s.f + 3096136, activation: .identity, gradInput: s.tensor(620), gradGamma: s.g + 12474160,
             gradBeta: s.g + 12474512, pool: pool)
-        s.profiler?.stop(842)
+        s.profiler?.stop(930)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2988464, savedInvStd: s.f + 2990528,
                 activation: .silu, output: s.tensor(623), pool: pool)
-            s.profiler?.stop(843)
+            s.profiler?.stop(931)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -9850,21 +10761,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
                 eps: 0.001, activation: .silu, output: s.tensor(623), scratch: s.f + 2988464, pool: pool)
-            s.profiler?.stop(844)
+            s.profiler?.stop(932)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(623), savedScale: s.tensor(387), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(622), pool: pool)
-            s.profiler?.stop(845)
+            s.profiler?.stop(933)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(620), input: s.tensor(622), weights: s.p + 11764144,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(621),
             gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(846)
+        s.profiler?.stop(934)
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(621), input: s.tensor(623), batch: s.n, pixels: 289,
@@ -9873,21 +10784,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(387), gradInput: s.tensor(624), gradReduceWeights: s.g + 11406976,
             gradReduceBias: s.g + 11584480, gradExpandWeights: s.g + 11584576, gradExpandBias: s.g + 11762080,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(847)
+        s.profiler?.stop(935)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(624), input: s.tensor(382),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2988464,
             savedInvStd: s.f + 2990528, activation: .silu, gradInput: s.tensor(624), gradGamma: s.g + 11398720,
             gradBeta: s.g + 11400784, pool: pool)
-        s.profiler?.stop(848)
+        s.profiler?.stop(936)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
                 activation: .silu, output: s.tensor(626), pool: pool)
-            s.profiler?.stop(849)
+            s.profiler?.stop(937)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -9895,39 +10806,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
                 eps: 0.001, activation: .silu, output: s.tensor(626), scratch: s.f + 2984336, pool: pool)
-            s.profiler?.stop(850)
+            s.profiler?.stop(938)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3044192, count: 51600)
-        s.profiler?.stop(851)
+        s.profiler?.stop(939)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(624), input: s.tensor(626), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 2992592, gradInput: s.tensor(625), gradWeights: s.f + 3044192, pool: pool)
-        s.profiler?.stop(852)
+        s.profiler?.stop(940)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3044192, channels: 2064, kernel: 5, into: s.g + 11347120)
-        s.profiler?.stop(853)
+        s.profiler?.stop(941)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(625), input: s.tensor(380),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2984336,
             savedInvStd: s.f + 2986400, activation: .silu, gradInput: s.tensor(625), gradGamma: s.g + 11338864,
             gradBeta: s.g + 11340928, pool: pool)
-        s.profiler?.stop(854)
+        s.profiler?.stop(942)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(625), input: s.tensor(378), weights: s.p + 10628848,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(627),
             gradWeights: s.g + 10628848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(855)
+        s.profiler?.stop(943)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(627), s.tensor(619), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(856)
+        s.profiler?.stop(944)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9937,21 +10848,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(627),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(628), pool: pool)
-        s.profiler?.stop(857)
+        s.profiler?.stop(945)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(628), input: s.tensor(376),
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2983648,
             savedInvStd: s.f + 2983992, activation: .identity, gradInput: s.tensor(628), gradGamma: s.g + 10627440,
             gradBeta: s.g + 10627792, pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(946)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2876320, savedInvStd: s.f + 2878384,
                 activation: .silu, output: s.tensor(631), pool: pool)
-            s.profiler?.stop(859)
+            s.profiler?.stop(947)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -9959,21 +10870,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
                 eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 2876320, pool: pool)
-            s.profiler?.stop(860)
+            s.profiler?.stop(948)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(631), savedScale: s.tensor(375), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(630), pool: pool)
-            s.profiler?.stop(861)
+            s.profiler?.stop(949)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(628), input: s.tensor(630), weights: s.p + 9917424,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(629),
             gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(862)
+        s.profiler?.stop(950)
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(629), input: s.tensor(631), batch: s.n, pixels: 289,
@@ -9982,21 +10893,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(375), gradInput: s.tensor(632), gradReduceWeights: s.g + 9560256,
             gradReduceBias: s.g + 9737760, gradExpandWeights: s.g + 9737856, gradExpandBias: s.g + 9915360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(863)
+        s.profiler?.stop(951)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(632), input: s.tensor(370),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2876320,
             savedInvStd: s.f + 2878384, activation: .silu, gradInput: s.tensor(632), gradGamma: s.g + 9552000,
             gradBeta: s.g + 9554064, pool: pool)
-        s.profiler?.stop(864)
+        s.profiler?.stop(952)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
                 activation: .silu, output: s.tensor(634), pool: pool)
-            s.profiler?.stop(865)
+            s.profiler?.stop(953)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -10004,39 +10915,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
                 eps: 0.001, activation: .silu, output: s.tensor(634), scratch: s.f + 2872192, pool: pool)
-            s.profiler?.stop(866)
+            s.profiler?.stop(954)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2932048, count: 51600)
-        s.profiler?.stop(867)
+        s.profiler?.stop(955)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(632), input: s.tensor(634), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 2880448, gradInput: s.tensor(633), gradWeights: s.f + 2932048, pool: pool)
-        s.profiler?.stop(868)
+        s.profiler?.stop(956)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2932048, channels: 2064, kernel: 5, into: s.g + 9500400)
-        s.profiler?.stop(869)
+        s.profiler?.stop(957)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(633), input: s.tensor(368),
             pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2872192,
             savedInvStd: s.f + 2874256, activation: .silu, gradInput: s.tensor(633), gradGamma: s.g + 9492144,
             gradBeta: s.g + 9494208, pool: pool)
-        s.profiler?.stop(870)
+        s.profiler?.stop(958)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(633), input: s.tensor(367), weights: s.p + 8782128,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(635),
             gradWeights: s.g + 8782128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(959)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(635), s.tensor(627), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(872)
+        s.profiler?.stop(960)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
@@ -10047,14 +10958,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2871504,
             savedInvStd: s.f + 2871848, activation: .identity, gradInput: s.tensor(635), gradGamma: s.g + 8780720,
             gradBeta: s.g + 8781072, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(961)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2809104, savedInvStd: s.f + 2810304,
                 activation: .silu, output: s.tensor(638), pool: pool)
-            s.profiler?.stop(874)
+            s.profiler?.stop(962)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -10062,21 +10973,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
                 eps: 0.001, activation: .silu, output: s.tensor(638), scratch: s.f + 2809104, pool: pool)
-            s.profiler?.stop(875)
+            s.profiler?.stop(963)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(638), savedScale: s.tensor(365), batch: s.n,
                 pixels: 289, channels: 1200, output: s.tensor(637), pool: pool)
-            s.profiler?.stop(876)
+            s.profiler?.stop(964)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(635), input: s.tensor(637), weights: s.p + 8367920,
             pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(636),
             gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(877)
+        s.profiler?.stop(965)
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(636), input: s.tensor(638), batch: s.n, pixels: 289,
@@ -10085,21 +10996,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(365), gradInput: s.tensor(639), gradReduceWeights: s.g + 8246656,
             gradReduceBias: s.g + 8306656, gradExpandWeights: s.g + 8306720, gradExpandBias: s.g + 8366720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(878)
+        s.profiler?.stop(966)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(639), input: s.tensor(360),
             pixels: 289 &* s.n, channels: 1200, gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2809104,
             savedInvStd: s.f + 2810304, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 8241856,
             gradBeta: s.g + 8243056, pool: pool)
-        s.profiler?.stop(879)
+        s.profiler?.stop(967)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
                 activation: .silu, output: s.tensor(641), pool: pool)
-            s.profiler?.stop(880)
+            s.profiler?.stop(968)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -10107,35 +11018,35 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
                 eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 2806704, pool: pool)
-            s.profiler?.stop(881)
+            s.profiler?.stop(969)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2841504, count: 30000)
-        s.profiler?.stop(882)
+        s.profiler?.stop(970)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(641), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 2811504, gradInput: s.tensor(640), gradWeights: s.f + 2841504, pool: pool)
-        s.profiler?.stop(883)
+        s.profiler?.stop(971)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2841504, channels: 1200, kernel: 5, into: s.g + 8211856)
-        s.profiler?.stop(884)
+        s.profiler?.stop(972)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(640), input: s.tensor(358),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2806704,
             savedInvStd: s.f + 2807904, activation: .silu, gradInput: s.tensor(640), gradGamma: s.g + 8207056,
             gradBeta: s.g + 8208256, pool: pool)
-        s.profiler?.stop(885)
+        s.profiler?.stop(973)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(640), input: s.tensor(356), weights: s.p + 7967056,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(642),
             gradWeights: s.g + 7967056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(974)
     }
 
     /// features.5.7 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10145,21 +11056,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(642),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(643), pool: pool)
-        s.profiler?.stop(887)
+        s.profiler?.stop(975)
         // features.5.7.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(643), input: s.tensor(354),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2806304,
             savedInvStd: s.f + 2806504, activation: .identity, gradInput: s.tensor(643), gradGamma: s.g + 7966224,
             gradBeta: s.g + 7966432, pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(976)
         // features.5.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2743904, savedInvStd: s.f + 2745104,
                 activation: .silu, output: s.tensor(646), pool: pool)
-            s.profiler?.stop(889)
+            s.profiler?.stop(977)
         }
         // features.5.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -10167,21 +11078,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
                 eps: 0.001, activation: .silu, output: s.tensor(646), scratch: s.f + 2743904, pool: pool)
-            s.profiler?.stop(890)
+            s.profiler?.stop(978)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(646), savedScale: s.tensor(353), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(645), pool: pool)
-            s.profiler?.stop(891)
+            s.profiler?.stop(979)
         }
         // features.5.7.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(643), input: s.tensor(645), weights: s.p + 7726224,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
             gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(892)
+        s.profiler?.stop(980)
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(644), input: s.tensor(646), batch: s.n,
@@ -10190,21 +11101,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(353), gradInput: s.tensor(647), gradReduceWeights: s.g + 7604960,
             gradReduceBias: s.g + 7664960, gradExpandWeights: s.g + 7665024, gradExpandBias: s.g + 7725024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(893)
+        s.profiler?.stop(981)
         // features.5.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(647), input: s.tensor(348),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2743904,
             savedInvStd: s.f + 2745104, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 7600160,
             gradBeta: s.g + 7601360, pool: pool)
-        s.profiler?.stop(894)
+        s.profiler?.stop(982)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
                 activation: .silu, output: s.tensor(649), pool: pool)
-            s.profiler?.stop(895)
+            s.profiler?.stop(983)
         }
         // features.5.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -10212,39 +11123,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
                 eps: 0.001, activation: .silu, output: s.tensor(649), scratch: s.f + 2741504, pool: pool)
-            s.profiler?.stop(896)
+            s.profiler?.stop(984)
         }
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2776304, count: 30000)
-        s.profiler?.stop(897)
+        s.profiler?.stop(985)
         // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(649), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2746304, gradInput: s.tensor(648), gradWeights: s.f + 2776304, pool: pool)
-        s.profiler?.stop(898)
+        s.profiler?.stop(986)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2776304, channels: 1200, kernel: 5, into: s.g + 7570160)
-        s.profiler?.stop(899)
+        s.profiler?.stop(987)
         // features.5.7.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(648), input: s.tensor(346),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2741504,
             savedInvStd: s.f + 2742704, activation: .silu, gradInput: s.tensor(648), gradGamma: s.g + 7565360,
             gradBeta: s.g + 7566560, pool: pool)
-        s.profiler?.stop(900)
+        s.profiler?.stop(988)
         // features.5.7.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(648), input: s.tensor(344), weights: s.p + 7325360,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(650),
             gradWeights: s.g + 7325360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(901)
+        s.profiler?.stop(989)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(650), s.tensor(642), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(902)
+        s.profiler?.stop(990)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10254,21 +11165,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(650),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(651), pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(991)
         // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(651), input: s.tensor(342),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2741104,
             savedInvStd: s.f + 2741304, activation: .identity, gradInput: s.tensor(651), gradGamma: s.g + 7324528,
             gradBeta: s.g + 7324736, pool: pool)
-        s.profiler?.stop(904)
+        s.profiler?.stop(992)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2678704, savedInvStd: s.f + 2679904,
                 activation: .silu, output: s.tensor(654), pool: pool)
-            s.profiler?.stop(905)
+            s.profiler?.stop(993)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -10276,21 +11187,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
                 eps: 0.001, activation: .silu, output: s.tensor(654), scratch: s.f + 2678704, pool: pool)
-            s.profiler?.stop(906)
+            s.profiler?.stop(994)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(654), savedScale: s.tensor(341), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(653), pool: pool)
-            s.profiler?.stop(907)
+            s.profiler?.stop(995)
         }
         // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(651), input: s.tensor(653), weights: s.p + 7084528,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(652),
             gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(908)
+        s.profiler?.stop(996)
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(652), input: s.tensor(654), batch: s.n,
@@ -10299,21 +11210,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(341), gradInput: s.tensor(655), gradReduceWeights: s.g + 6963264,
             gradReduceBias: s.g + 7023264, gradExpandWeights: s.g + 7023328, gradExpandBias: s.g + 7083328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(909)
+        s.profiler?.stop(997)
         // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(336),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2678704,
             savedInvStd: s.f + 2679904, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 6958464,
             gradBeta: s.g + 6959664, pool: pool)
-        s.profiler?.stop(910)
+        s.profiler?.stop(998)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
                 activation: .silu, output: s.tensor(657), pool: pool)
-            s.profiler?.stop(911)
+            s.profiler?.stop(999)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -10321,39 +11232,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
                 eps: 0.001, activation: .silu, output: s.tensor(657), scratch: s.f + 2676304, pool: pool)
-            s.profiler?.stop(912)
+            s.profiler?.stop(1000)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2711104, count: 30000)
-        s.profiler?.stop(913)
+        s.profiler?.stop(1001)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(657), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2681104, gradInput: s.tensor(656), gradWeights: s.f + 2711104, pool: pool)
-        s.profiler?.stop(914)
+        s.profiler?.stop(1002)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2711104, channels: 1200, kernel: 5, into: s.g + 6928464)
-        s.profiler?.stop(915)
+        s.profiler?.stop(1003)
         // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(656), input: s.tensor(334),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2676304,
             savedInvStd: s.f + 2677504, activation: .silu, gradInput: s.tensor(656), gradGamma: s.g + 6923664,
             gradBeta: s.g + 6924864, pool: pool)
-        s.profiler?.stop(916)
+        s.profiler?.stop(1004)
         // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(656), input: s.tensor(332), weights: s.p + 6683664,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(658),
             gradWeights: s.g + 6683664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(917)
+        s.profiler?.stop(1005)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(658), s.tensor(650), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(918)
+        s.profiler?.stop(1006)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10363,21 +11274,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(658),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(659), pool: pool)
-        s.profiler?.stop(919)
+        s.profiler?.stop(1007)
         // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(659), input: s.tensor(330),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2675904,
             savedInvStd: s.f + 2676104, activation: .identity, gradInput: s.tensor(659), gradGamma: s.g + 6682832,
             gradBeta: s.g + 6683040, pool: pool)
-        s.profiler?.stop(920)
+        s.profiler?.stop(1008)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2613504, savedInvStd: s.f + 2614704,
                 activation: .silu, output: s.tensor(662), pool: pool)
-            s.profiler?.stop(921)
+            s.profiler?.stop(1009)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -10385,21 +11296,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
                 eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 2613504, pool: pool)
-            s.profiler?.stop(922)
+            s.profiler?.stop(1010)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(662), savedScale: s.tensor(329), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(661), pool: pool)
-            s.profiler?.stop(923)
+            s.profiler?.stop(1011)
         }
         // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(659), input: s.tensor(661), weights: s.p + 6442832,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(660),
             gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(924)
+        s.profiler?.stop(1012)
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(660), input: s.tensor(662), batch: s.n,
@@ -10408,21 +11319,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(329), gradInput: s.tensor(663), gradReduceWeights: s.g + 6321568,
             gradReduceBias: s.g + 6381568, gradExpandWeights: s.g + 6381632, gradExpandBias: s.g + 6441632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(925)
+        s.profiler?.stop(1013)
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(663), input: s.tensor(324),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2613504,
             savedInvStd: s.f + 2614704, activation: .silu, gradInput: s.tensor(663), gradGamma: s.g + 6316768,
             gradBeta: s.g + 6317968, pool: pool)
-        s.profiler?.stop(926)
+        s.profiler?.stop(1014)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
                 activation: .silu, output: s.tensor(665), pool: pool)
-            s.profiler?.stop(927)
+            s.profiler?.stop(1015)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -10430,39 +11341,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
                 eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 2611104, pool: pool)
-            s.profiler?.stop(928)
+            s.profiler?.stop(1016)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2645904, count: 30000)
-        s.profiler?.stop(929)
+        s.profiler?.stop(1017)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(663), input: s.tensor(665), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2615904, gradInput: s.tensor(664), gradWeights: s.f + 2645904, pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(1018)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2645904, channels: 1200, kernel: 5, into: s.g + 6286768)
-        s.profiler?.stop(931)
+        s.profiler?.stop(1019)
         // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(664), input: s.tensor(322),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2611104,
             savedInvStd: s.f + 2612304, activation: .silu, gradInput: s.tensor(664), gradGamma: s.g + 6281968,
             gradBeta: s.g + 6283168, pool: pool)
-        s.profiler?.stop(932)
+        s.profiler?.stop(1020)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(664), input: s.tensor(320), weights: s.p + 6041968,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(666),
             gradWeights: s.g + 6041968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(933)
+        s.profiler?.stop(1021)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(666), s.tensor(658), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(1022)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10472,21 +11383,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(666),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(667), pool: pool)
-        s.profiler?.stop(935)
+        s.profiler?.stop(1023)
         // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(667), input: s.tensor(318),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2610704,
             savedInvStd: s.f + 2610904, activation: .identity, gradInput: s.tensor(667), gradGamma: s.g + 6041136,
             gradBeta: s.g + 6041344, pool: pool)
-        s.profiler?.stop(936)
+        s.profiler?.stop(1024)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2548304, savedInvStd: s.f + 2549504,
                 activation: .silu, output: s.tensor(670), pool: pool)
-            s.profiler?.stop(937)
+            s.profiler?.stop(1025)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -10494,21 +11405,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
                 eps: 0.001, activation: .silu, output: s.tensor(670), scratch: s.f + 2548304, pool: pool)
-            s.profiler?.stop(938)
+            s.profiler?.stop(1026)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(670), savedScale: s.tensor(317), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(669), pool: pool)
-            s.profiler?.stop(939)
+            s.profiler?.stop(1027)
         }
         // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(667), input: s.tensor(669), weights: s.p + 5801136,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(668),
             gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(940)
+        s.profiler?.stop(1028)
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(668), input: s.tensor(670), batch: s.n,
@@ -10517,21 +11428,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(317), gradInput: s.tensor(671), gradReduceWeights: s.g + 5679872,
             gradReduceBias: s.g + 5739872, gradExpandWeights: s.g + 5739936, gradExpandBias: s.g + 5799936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(941)
+        s.profiler?.stop(1029)
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(671), input: s.tensor(312),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2548304,
             savedInvStd: s.f + 2549504, activation: .silu, gradInput: s.tensor(671), gradGamma: s.g + 5675072,
             gradBeta: s.g + 5676272, pool: pool)
-        s.profiler?.stop(942)
+        s.profiler?.stop(1030)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
                 activation: .silu, output: s.tensor(673), pool: pool)
-            s.profiler?.stop(943)
+            s.profiler?.stop(1031)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -10539,39 +11450,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
                 eps: 0.001, activation: .silu, output: s.tensor(673), scratch: s.f + 2545904, pool: pool)
-            s.profiler?.stop(944)
+            s.profiler?.stop(1032)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2580704, count: 30000)
-        s.profiler?.stop(945)
+        s.profiler?.stop(1033)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(671), input: s.tensor(673), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2550704, gradInput: s.tensor(672), gradWeights: s.f + 2580704, pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(1034)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2580704, channels: 1200, kernel: 5, into: s.g + 5645072)
-        s.profiler?.stop(947)
+        s.profiler?.stop(1035)
         // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(672), input: s.tensor(310),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2545904,
             savedInvStd: s.f + 2547104, activation: .silu, gradInput: s.tensor(672), gradGamma: s.g + 5640272,
             gradBeta: s.g + 5641472, pool: pool)
-        s.profiler?.stop(948)
+        s.profiler?.stop(1036)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(308), weights: s.p + 5400272,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(674),
             gradWeights: s.g + 5400272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(949)
+        s.profiler?.stop(1037)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(674), s.tensor(666), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(950)
+        s.profiler?.stop(1038)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10581,21 +11492,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(674),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(675), pool: pool)
-        s.profiler?.stop(951)
+        s.profiler?.stop(1039)
         // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(675), input: s.tensor(306),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2545504,
             savedInvStd: s.f + 2545704, activation: .identity, gradInput: s.tensor(675), gradGamma: s.g + 5399440,
             gradBeta: s.g + 5399648, pool: pool)
-        s.profiler?.stop(952)
+        s.profiler?.stop(1040)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2483104, savedInvStd: s.f + 2484304,
                 activation: .silu, output: s.tensor(678), pool: pool)
-            s.profiler?.stop(953)
+            s.profiler?.stop(1041)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -10603,21 +11514,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
                 eps: 0.001, activation: .silu, output: s.tensor(678), scratch: s.f + 2483104, pool: pool)
-            s.profiler?.stop(954)
+            s.profiler?.stop(1042)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(678), savedScale: s.tensor(305), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(677), pool: pool)
-            s.profiler?.stop(955)
+            s.profiler?.stop(1043)
         }
         // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(675), input: s.tensor(677), weights: s.p + 5159440,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(676),
             gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(956)
+        s.profiler?.stop(1044)
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(676), input: s.tensor(678), batch: s.n,
@@ -10626,21 +11537,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(305), gradInput: s.tensor(679), gradReduceWeights: s.g + 5038176,
             gradReduceBias: s.g + 5098176, gradExpandWeights: s.g + 5098240, gradExpandBias: s.g + 5158240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(957)
+        s.profiler?.stop(1045)
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(679), input: s.tensor(300),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2483104,
             savedInvStd: s.f + 2484304, activation: .silu, gradInput: s.tensor(679), gradGamma: s.g + 5033376,
             gradBeta: s.g + 5034576, pool: pool)
-        s.profiler?.stop(958)
+        s.profiler?.stop(1046)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
                 activation: .silu, output: s.tensor(681), pool: pool)
-            s.profiler?.stop(959)
+            s.profiler?.stop(1047)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -10648,39 +11559,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
                 eps: 0.001, activation: .silu, output: s.tensor(681), scratch: s.f + 2480704, pool: pool)
-            s.profiler?.stop(960)
+            s.profiler?.stop(1048)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2515504, count: 30000)
-        s.profiler?.stop(961)
+        s.profiler?.stop(1049)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(679), input: s.tensor(681), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2485504, gradInput: s.tensor(680), gradWeights: s.f + 2515504, pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(1050)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2515504, channels: 1200, kernel: 5, into: s.g + 5003376)
-        s.profiler?.stop(963)
+        s.profiler?.stop(1051)
         // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(680), input: s.tensor(298),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2480704,
             savedInvStd: s.f + 2481904, activation: .silu, gradInput: s.tensor(680), gradGamma: s.g + 4998576,
             gradBeta: s.g + 4999776, pool: pool)
-        s.profiler?.stop(964)
+        s.profiler?.stop(1052)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(680), input: s.tensor(296), weights: s.p + 4758576,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(682),
             gradWeights: s.g + 4758576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(965)
+        s.profiler?.stop(1053)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(682), s.tensor(674), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(966)
+        s.profiler?.stop(1054)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10690,21 +11601,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(682),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(683), pool: pool)
-        s.profiler?.stop(967)
+        s.profiler?.stop(1055)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(683), input: s.tensor(294),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2480304,
             savedInvStd: s.f + 2480504, activation: .identity, gradInput: s.tensor(683), gradGamma: s.g + 4757744,
             gradBeta: s.g + 4757952, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(1056)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2417904, savedInvStd: s.f + 2419104,
                 activation: .silu, output: s.tensor(686), pool: pool)
-            s.profiler?.stop(969)
+            s.profiler?.stop(1057)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -10712,21 +11623,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
                 eps: 0.001, activation: .silu, output: s.tensor(686), scratch: s.f + 2417904, pool: pool)
-            s.profiler?.stop(970)
+            s.profiler?.stop(1058)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(686), savedScale: s.tensor(293), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(685), pool: pool)
-            s.profiler?.stop(971)
+            s.profiler?.stop(1059)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(683), input: s.tensor(685), weights: s.p + 4517744,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(684),
             gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(972)
+        s.profiler?.stop(1060)
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(684), input: s.tensor(686), batch: s.n,
@@ -10735,21 +11646,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(293), gradInput: s.tensor(687), gradReduceWeights: s.g + 4396480,
             gradReduceBias: s.g + 4456480, gradExpandWeights: s.g + 4456544, gradExpandBias: s.g + 4516544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(973)
+        s.profiler?.stop(1061)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(687), input: s.tensor(288),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2417904,
             savedInvStd: s.f + 2419104, activation: .silu, gradInput: s.tensor(687), gradGamma: s.g + 4391680,
             gradBeta: s.g + 4392880, pool: pool)
-        s.profiler?.stop(974)
+        s.profiler?.stop(1062)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
                 activation: .silu, output: s.tensor(689), pool: pool)
-            s.profiler?.stop(975)
+            s.profiler?.stop(1063)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -10757,39 +11668,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
                 eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 2415504, pool: pool)
-            s.profiler?.stop(976)
+            s.profiler?.stop(1064)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2450304, count: 30000)
-        s.profiler?.stop(977)
+        s.profiler?.stop(1065)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(687), input: s.tensor(689), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2420304, gradInput: s.tensor(688), gradWeights: s.f + 2450304, pool: pool)
-        s.profiler?.stop(978)
+        s.profiler?.stop(1066)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2450304, channels: 1200, kernel: 5, into: s.g + 4361680)
-        s.profiler?.stop(979)
+        s.profiler?.stop(1067)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(688), input: s.tensor(286),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2415504,
             savedInvStd: s.f + 2416704, activation: .silu, gradInput: s.tensor(688), gradGamma: s.g + 4356880,
             gradBeta: s.g + 4358080, pool: pool)
-        s.profiler?.stop(980)
+        s.profiler?.stop(1068)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(688), input: s.tensor(284), weights: s.p + 4116880,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(690),
             gradWeights: s.g + 4116880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(981)
+        s.profiler?.stop(1069)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(690), s.tensor(682), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(982)
+        s.profiler?.stop(1070)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -10799,21 +11710,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(690),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(691), pool: pool)
-        s.profiler?.stop(983)
+        s.profiler?.stop(1071)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(691), input: s.tensor(282),
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2415104,
             savedInvStd: s.f + 2415304, activation: .identity, gradInput: s.tensor(691), gradGamma: s.g + 4116048,
             gradBeta: s.g + 4116256, pool: pool)
-        s.profiler?.stop(984)
+        s.profiler?.stop(1072)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2352704, savedInvStd: s.f + 2353904,
                 activation: .silu, output: s.tensor(694), pool: pool)
-            s.profiler?.stop(985)
+            s.profiler?.stop(1073)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -10821,21 +11732,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
                 eps: 0.001, activation: .silu, output: s.tensor(694), scratch: s.f + 2352704, pool: pool)
-            s.profiler?.stop(986)
+            s.profiler?.stop(1074)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(694), savedScale: s.tensor(281), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(693), pool: pool)
-            s.profiler?.stop(987)
+            s.profiler?.stop(1075)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(691), input: s.tensor(693), weights: s.p + 3876048,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(692),
             gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(988)
+        s.profiler?.stop(1076)
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(692), input: s.tensor(694), batch: s.n,
@@ -10844,21 +11755,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(281), gradInput: s.tensor(695), gradReduceWeights: s.g + 3754784,
             gradReduceBias: s.g + 3814784, gradExpandWeights: s.g + 3814848, gradExpandBias: s.g + 3874848,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(989)
+        s.profiler?.stop(1077)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(695), input: s.tensor(276),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2352704,
             savedInvStd: s.f + 2353904, activation: .silu, gradInput: s.tensor(695), gradGamma: s.g + 3749984,
             gradBeta: s.g + 3751184, pool: pool)
-        s.profiler?.stop(990)
+        s.profiler?.stop(1078)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
                 activation: .silu, output: s.tensor(697), pool: pool)
-            s.profiler?.stop(991)
+            s.profiler?.stop(1079)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -10866,39 +11777,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
                 eps: 0.001, activation: .silu, output: s.tensor(697), scratch: s.f + 2350304, pool: pool)
-            s.profiler?.stop(992)
+            s.profiler?.stop(1080)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2385104, count: 30000)
-        s.profiler?.stop(993)
+        s.profiler?.stop(1081)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(695), input: s.tensor(697), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2355104, gradInput: s.tensor(696), gradWeights: s.f + 2385104, pool: pool)
-        s.profiler?.stop(994)
+        s.profiler?.stop(1082)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2385104, channels: 1200, kernel: 5, into: s.g + 3719984)
-        s.profiler?.stop(995)
+        s.profiler?.stop(1083)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(696), input: s.tensor(274),
             pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2350304,
             savedInvStd: s.f + 2351504, activation: .silu, gradInput: s.tensor(696), gradGamma: s.g + 3715184,
             gradBeta: s.g + 3716384, pool: pool)
-        s.profiler?.stop(996)
+        s.profiler?.stop(1084)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(273), weights: s.p + 3475184,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(698),
             gradWeights: s.g + 3475184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
+        s.profiler?.stop(1085)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(698), s.tensor(690), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(998)
+        s.profiler?.stop(1086)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
@@ -10909,14 +11820,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2349904,
             savedInvStd: s.f + 2350104, activation: .identity, gradInput: s.tensor(698), gradGamma: s.g + 3474352,
             gradBeta: s.g + 3474560, pool: pool)
-        s.profiler?.stop(999)
+        s.profiler?.stop(1087)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2304976, savedInvStd: s.f + 2305840,
                 activation: .silu, output: s.tensor(701), pool: pool)
-            s.profiler?.stop(1000)
+            s.profiler?.stop(1088)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -10924,21 +11835,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
                 eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 2304976, pool: pool)
-            s.profiler?.stop(1001)
+            s.profiler?.stop(1089)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(701), savedScale: s.tensor(271), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(700), pool: pool)
-            s.profiler?.stop(1002)
+            s.profiler?.stop(1090)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(698), input: s.tensor(700), weights: s.p + 3301552,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(699),
             gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1003)
+        s.profiler?.stop(1091)
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(699), input: s.tensor(701), batch: s.n,
@@ -10947,21 +11858,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(271), gradInput: s.tensor(702), gradReduceWeights: s.g + 3238432,
             gradReduceBias: s.g + 3269536, gradExpandWeights: s.g + 3269584, gradExpandBias: s.g + 3300688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1004)
+        s.profiler?.stop(1092)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(702), input: s.tensor(266),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2304976,
             savedInvStd: s.f + 2305840, activation: .silu, gradInput: s.tensor(702), gradGamma: s.g + 3234976,
             gradBeta: s.g + 3235840, pool: pool)
-        s.profiler?.stop(1005)
+        s.profiler?.stop(1093)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
                 activation: .silu, output: s.tensor(704), pool: pool)
-            s.profiler?.stop(1006)
+            s.profiler?.stop(1094)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -10969,35 +11880,35 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
                 eps: 0.001, activation: .silu, output: s.tensor(704), scratch: s.f + 2303248, pool: pool)
-            s.profiler?.stop(1007)
+            s.profiler?.stop(1095)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2328304, count: 21600)
-        s.profiler?.stop(1008)
+        s.profiler?.stop(1096)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(702), input: s.tensor(704), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2306704, gradInput: s.tensor(703), gradWeights: s.f + 2328304, pool: pool)
-        s.profiler?.stop(1009)
+        s.profiler?.stop(1097)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2328304, channels: 864, kernel: 5, into: s.g + 3213376)
-        s.profiler?.stop(1010)
+        s.profiler?.stop(1098)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(703), input: s.tensor(264),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2303248,
             savedInvStd: s.f + 2304112, activation: .silu, gradInput: s.tensor(703), gradGamma: s.g + 3209920,
             gradBeta: s.g + 3210784, pool: pool)
-        s.profiler?.stop(1011)
+        s.profiler?.stop(1099)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(703), input: s.tensor(262), weights: s.p + 3085504,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(705),
             gradWeights: s.g + 3085504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1012)
+        s.profiler?.stop(1100)
     }
 
     /// features.4.7 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11007,21 +11918,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(705),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(263) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(706), pool: pool)
-        s.profiler?.stop(1013)
+        s.profiler?.stop(1101)
         // features.4.7.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(706), input: s.tensor(260),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2302960,
             savedInvStd: s.f + 2303104, activation: .identity, gradInput: s.tensor(706), gradGamma: s.g + 3084928,
             gradBeta: s.g + 3085072, pool: pool)
-        s.profiler?.stop(1014)
+        s.profiler?.stop(1102)
         // features.4.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2285680, savedInvStd: s.f + 2286544,
                 activation: .silu, output: s.tensor(709), pool: pool)
-            s.profiler?.stop(1015)
+            s.profiler?.stop(1103)
         }
         // features.4.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -11029,21 +11940,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
                 eps: 0.001, activation: .silu, output: s.tensor(709), scratch: s.f + 2285680, pool: pool)
-            s.profiler?.stop(1016)
+            s.profiler?.stop(1104)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(709), savedScale: s.tensor(259), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(708), pool: pool)
-            s.profiler?.stop(1017)
+            s.profiler?.stop(1105)
         }
         // features.4.7.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(706), input: s.tensor(708), weights: s.p + 2960512,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(707),
             gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1018)
+        s.profiler?.stop(1106)
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(707), input: s.tensor(709), batch: s.n,
@@ -11052,21 +11963,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(259), gradInput: s.tensor(710), gradReduceWeights: s.g + 2897392,
             gradReduceBias: s.g + 2928496, gradExpandWeights: s.g + 2928544, gradExpandBias: s.g + 2959648,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1019)
+        s.profiler?.stop(1107)
         // features.4.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(710), input: s.tensor(254),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2285680,
             savedInvStd: s.f + 2286544, activation: .silu, gradInput: s.tensor(710), gradGamma: s.g + 2893936,
             gradBeta: s.g + 2894800, pool: pool)
-        s.profiler?.stop(1020)
+        s.profiler?.stop(1108)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
                 activation: .silu, output: s.tensor(712), pool: pool)
-            s.profiler?.stop(1021)
+            s.profiler?.stop(1109)
         }
         // features.4.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -11074,39 +11985,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
                 eps: 0.001, activation: .silu, output: s.tensor(712), scratch: s.f + 2283952, pool: pool)
-            s.profiler?.stop(1022)
+            s.profiler?.stop(1110)
         }
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2295184, count: 7776)
-        s.profiler?.stop(1023)
+        s.profiler?.stop(1111)
         // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(710), input: s.tensor(712), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2287408, gradInput: s.tensor(711), gradWeights: s.f + 2295184, pool: pool)
-        s.profiler?.stop(1024)
+        s.profiler?.stop(1112)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2295184, channels: 864, kernel: 3, into: s.g + 2886160)
-        s.profiler?.stop(1025)
+        s.profiler?.stop(1113)
         // features.4.7.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(711), input: s.tensor(252),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2283952,
             savedInvStd: s.f + 2284816, activation: .silu, gradInput: s.tensor(711), gradGamma: s.g + 2882704,
             gradBeta: s.g + 2883568, pool: pool)
-        s.profiler?.stop(1026)
+        s.profiler?.stop(1114)
         // features.4.7.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(711), input: s.tensor(250), weights: s.p + 2758288,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(713),
             gradWeights: s.g + 2758288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1027)
+        s.profiler?.stop(1115)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(713), s.tensor(705), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1028)
+        s.profiler?.stop(1116)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11116,21 +12027,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(713),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(714), pool: pool)
-        s.profiler?.stop(1029)
+        s.profiler?.stop(1117)
         // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(714), input: s.tensor(248),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2283664,
             savedInvStd: s.f + 2283808, activation: .identity, gradInput: s.tensor(714), gradGamma: s.g + 2757712,
             gradBeta: s.g + 2757856, pool: pool)
-        s.profiler?.stop(1030)
+        s.profiler?.stop(1118)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2266384, savedInvStd: s.f + 2267248,
                 activation: .silu, output: s.tensor(717), pool: pool)
-            s.profiler?.stop(1031)
+            s.profiler?.stop(1119)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -11138,21 +12049,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
                 eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 2266384, pool: pool)
-            s.profiler?.stop(1032)
+            s.profiler?.stop(1120)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(717), savedScale: s.tensor(247), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(716), pool: pool)
-            s.profiler?.stop(1033)
+            s.profiler?.stop(1121)
         }
         // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(714), input: s.tensor(716), weights: s.p + 2633296,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(715),
             gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1034)
+        s.profiler?.stop(1122)
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(715), input: s.tensor(717), batch: s.n,
@@ -11161,21 +12072,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(247), gradInput: s.tensor(718), gradReduceWeights: s.g + 2570176,
             gradReduceBias: s.g + 2601280, gradExpandWeights: s.g + 2601328, gradExpandBias: s.g + 2632432,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1035)
+        s.profiler?.stop(1123)
         // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(718), input: s.tensor(242),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2266384,
             savedInvStd: s.f + 2267248, activation: .silu, gradInput: s.tensor(718), gradGamma: s.g + 2566720,
             gradBeta: s.g + 2567584, pool: pool)
-        s.profiler?.stop(1036)
+        s.profiler?.stop(1124)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
                 activation: .silu, output: s.tensor(720), pool: pool)
-            s.profiler?.stop(1037)
+            s.profiler?.stop(1125)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -11183,39 +12094,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
                 eps: 0.001, activation: .silu, output: s.tensor(720), scratch: s.f + 2264656, pool: pool)
-            s.profiler?.stop(1038)
+            s.profiler?.stop(1126)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2275888, count: 7776)
-        s.profiler?.stop(1039)
+        s.profiler?.stop(1127)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(718), input: s.tensor(720), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2268112, gradInput: s.tensor(719), gradWeights: s.f + 2275888, pool: pool)
-        s.profiler?.stop(1040)
+        s.profiler?.stop(1128)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2275888, channels: 864, kernel: 3, into: s.g + 2558944)
-        s.profiler?.stop(1041)
+        s.profiler?.stop(1129)
         // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(719), input: s.tensor(240),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2264656,
             savedInvStd: s.f + 2265520, activation: .silu, gradInput: s.tensor(719), gradGamma: s.g + 2555488,
             gradBeta: s.g + 2556352, pool: pool)
-        s.profiler?.stop(1042)
+        s.profiler?.stop(1130)
         // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(719), input: s.tensor(238), weights: s.p + 2431072,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(721),
             gradWeights: s.g + 2431072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1043)
+        s.profiler?.stop(1131)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(721), s.tensor(713), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1044)
+        s.profiler?.stop(1132)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11225,21 +12136,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(721),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(722), pool: pool)
-        s.profiler?.stop(1045)
+        s.profiler?.stop(1133)
         // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(722), input: s.tensor(236),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2264368,
             savedInvStd: s.f + 2264512, activation: .identity, gradInput: s.tensor(722), gradGamma: s.g + 2430496,
             gradBeta: s.g + 2430640, pool: pool)
-        s.profiler?.stop(1046)
+        s.profiler?.stop(1134)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2247088, savedInvStd: s.f + 2247952,
                 activation: .silu, output: s.tensor(725), pool: pool)
-            s.profiler?.stop(1047)
+            s.profiler?.stop(1135)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -11247,21 +12158,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
                 eps: 0.001, activation: .silu, output: s.tensor(725), scratch: s.f + 2247088, pool: pool)
-            s.profiler?.stop(1048)
+            s.profiler?.stop(1136)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(725), savedScale: s.tensor(235), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(724), pool: pool)
-            s.profiler?.stop(1049)
+            s.profiler?.stop(1137)
         }
         // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(722), input: s.tensor(724), weights: s.p + 2306080,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(723),
             gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1050)
+        s.profiler?.stop(1138)
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(723), input: s.tensor(725), batch: s.n,
@@ -11270,21 +12181,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(235), gradInput: s.tensor(726), gradReduceWeights: s.g + 2242960,
             gradReduceBias: s.g + 2274064, gradExpandWeights: s.g + 2274112, gradExpandBias: s.g + 2305216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1051)
+        s.profiler?.stop(1139)
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(726), input: s.tensor(230),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2247088,
             savedInvStd: s.f + 2247952, activation: .silu, gradInput: s.tensor(726), gradGamma: s.g + 2239504,
             gradBeta: s.g + 2240368, pool: pool)
-        s.profiler?.stop(1052)
+        s.profiler?.stop(1140)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
                 activation: .silu, output: s.tensor(728), pool: pool)
-            s.profiler?.stop(1053)
+            s.profiler?.stop(1141)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -11292,39 +12203,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
                 eps: 0.001, activation: .silu, output: s.tensor(728), scratch: s.f + 2245360, pool: pool)
-            s.profiler?.stop(1054)
+            s.profiler?.stop(1142)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2256592, count: 7776)
-        s.profiler?.stop(1055)
+        s.profiler?.stop(1143)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(726), input: s.tensor(728), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2248816, gradInput: s.tensor(727), gradWeights: s.f + 2256592, pool: pool)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1144)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2256592, channels: 864, kernel: 3, into: s.g + 2231728)
-        s.profiler?.stop(1057)
+        s.profiler?.stop(1145)
         // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(727), input: s.tensor(228),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2245360,
             savedInvStd: s.f + 2246224, activation: .silu, gradInput: s.tensor(727), gradGamma: s.g + 2228272,
             gradBeta: s.g + 2229136, pool: pool)
-        s.profiler?.stop(1058)
+        s.profiler?.stop(1146)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(226), weights: s.p + 2103856,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(729),
             gradWeights: s.g + 2103856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1059)
+        s.profiler?.stop(1147)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(729), s.tensor(721), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1060)
+        s.profiler?.stop(1148)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11334,21 +12245,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(729),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(730), pool: pool)
-        s.profiler?.stop(1061)
+        s.profiler?.stop(1149)
         // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(730), input: s.tensor(224),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2245072,
             savedInvStd: s.f + 2245216, activation: .identity, gradInput: s.tensor(730), gradGamma: s.g + 2103280,
             gradBeta: s.g + 2103424, pool: pool)
-        s.profiler?.stop(1062)
+        s.profiler?.stop(1150)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2227792, savedInvStd: s.f + 2228656,
                 activation: .silu, output: s.tensor(733), pool: pool)
-            s.profiler?.stop(1063)
+            s.profiler?.stop(1151)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -11356,21 +12267,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
                 eps: 0.001, activation: .silu, output: s.tensor(733), scratch: s.f + 2227792, pool: pool)
-            s.profiler?.stop(1064)
+            s.profiler?.stop(1152)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(733), savedScale: s.tensor(223), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(732), pool: pool)
-            s.profiler?.stop(1065)
+            s.profiler?.stop(1153)
         }
         // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(730), input: s.tensor(732), weights: s.p + 1978864,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(731),
             gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1066)
+        s.profiler?.stop(1154)
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(731), input: s.tensor(733), batch: s.n,
@@ -11379,21 +12290,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(223), gradInput: s.tensor(734), gradReduceWeights: s.g + 1915744,
             gradReduceBias: s.g + 1946848, gradExpandWeights: s.g + 1946896, gradExpandBias: s.g + 1978000,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1067)
+        s.profiler?.stop(1155)
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(734), input: s.tensor(218),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2227792,
             savedInvStd: s.f + 2228656, activation: .silu, gradInput: s.tensor(734), gradGamma: s.g + 1912288,
             gradBeta: s.g + 1913152, pool: pool)
-        s.profiler?.stop(1068)
+        s.profiler?.stop(1156)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
                 activation: .silu, output: s.tensor(736), pool: pool)
-            s.profiler?.stop(1069)
+            s.profiler?.stop(1157)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -11401,39 +12312,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
                 eps: 0.001, activation: .silu, output: s.tensor(736), scratch: s.f + 2226064, pool: pool)
-            s.profiler?.stop(1070)
+            s.profiler?.stop(1158)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2237296, count: 7776)
-        s.profiler?.stop(1071)
+        s.profiler?.stop(1159)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(734), input: s.tensor(736), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2229520, gradInput: s.tensor(735), gradWeights: s.f + 2237296, pool: pool)
-        s.profiler?.stop(1072)
+        s.profiler?.stop(1160)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2237296, channels: 864, kernel: 3, into: s.g + 1904512)
-        s.profiler?.stop(1073)
+        s.profiler?.stop(1161)
         // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(735), input: s.tensor(216),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2226064,
             savedInvStd: s.f + 2226928, activation: .silu, gradInput: s.tensor(735), gradGamma: s.g + 1901056,
             gradBeta: s.g + 1901920, pool: pool)
-        s.profiler?.stop(1074)
+        s.profiler?.stop(1162)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(214), weights: s.p + 1776640,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(737),
             gradWeights: s.g + 1776640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1075)
+        s.profiler?.stop(1163)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(737), s.tensor(729), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1076)
+        s.profiler?.stop(1164)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11443,21 +12354,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(737),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(738), pool: pool)
-        s.profiler?.stop(1077)
+        s.profiler?.stop(1165)
         // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(738), input: s.tensor(212),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2225776,
             savedInvStd: s.f + 2225920, activation: .identity, gradInput: s.tensor(738), gradGamma: s.g + 1776064,
             gradBeta: s.g + 1776208, pool: pool)
-        s.profiler?.stop(1078)
+        s.profiler?.stop(1166)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2208496, savedInvStd: s.f + 2209360,
                 activation: .silu, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1079)
+            s.profiler?.stop(1167)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -11465,21 +12376,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
                 eps: 0.001, activation: .silu, output: s.tensor(741), scratch: s.f + 2208496, pool: pool)
-            s.profiler?.stop(1080)
+            s.profiler?.stop(1168)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(741), savedScale: s.tensor(211), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(740), pool: pool)
-            s.profiler?.stop(1081)
+            s.profiler?.stop(1169)
         }
         // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(738), input: s.tensor(740), weights: s.p + 1651648,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(739),
             gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1082)
+        s.profiler?.stop(1170)
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n,
@@ -11488,21 +12399,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(211), gradInput: s.tensor(742), gradReduceWeights: s.g + 1588528,
             gradReduceBias: s.g + 1619632, gradExpandWeights: s.g + 1619680, gradExpandBias: s.g + 1650784,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1083)
+        s.profiler?.stop(1171)
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(742), input: s.tensor(206),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2208496,
             savedInvStd: s.f + 2209360, activation: .silu, gradInput: s.tensor(742), gradGamma: s.g + 1585072,
             gradBeta: s.g + 1585936, pool: pool)
-        s.profiler?.stop(1084)
+        s.profiler?.stop(1172)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
                 activation: .silu, output: s.tensor(744), pool: pool)
-            s.profiler?.stop(1085)
+            s.profiler?.stop(1173)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -11510,39 +12421,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
                 eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 2206768, pool: pool)
-            s.profiler?.stop(1086)
+            s.profiler?.stop(1174)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2218000, count: 7776)
-        s.profiler?.stop(1087)
+        s.profiler?.stop(1175)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(742), input: s.tensor(744), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2210224, gradInput: s.tensor(743), gradWeights: s.f + 2218000, pool: pool)
-        s.profiler?.stop(1088)
+        s.profiler?.stop(1176)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2218000, channels: 864, kernel: 3, into: s.g + 1577296)
-        s.profiler?.stop(1089)
+        s.profiler?.stop(1177)
         // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(743), input: s.tensor(204),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2206768,
             savedInvStd: s.f + 2207632, activation: .silu, gradInput: s.tensor(743), gradGamma: s.g + 1573840,
             gradBeta: s.g + 1574704, pool: pool)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1178)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(202), weights: s.p + 1449424,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(745),
             gradWeights: s.g + 1449424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1091)
+        s.profiler?.stop(1179)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(745), s.tensor(737), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1092)
+        s.profiler?.stop(1180)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11552,21 +12463,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(745),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(746), pool: pool)
-        s.profiler?.stop(1093)
+        s.profiler?.stop(1181)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(746), input: s.tensor(200),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2206480,
             savedInvStd: s.f + 2206624, activation: .identity, gradInput: s.tensor(746), gradGamma: s.g + 1448848,
             gradBeta: s.g + 1448992, pool: pool)
-        s.profiler?.stop(1094)
+        s.profiler?.stop(1182)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2189200, savedInvStd: s.f + 2190064,
                 activation: .silu, output: s.tensor(749), pool: pool)
-            s.profiler?.stop(1095)
+            s.profiler?.stop(1183)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -11574,21 +12485,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
                 eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 2189200, pool: pool)
-            s.profiler?.stop(1096)
+            s.profiler?.stop(1184)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(199), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(748), pool: pool)
-            s.profiler?.stop(1097)
+            s.profiler?.stop(1185)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(746), input: s.tensor(748), weights: s.p + 1324432,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(747),
             gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1098)
+        s.profiler?.stop(1186)
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(747), input: s.tensor(749), batch: s.n,
@@ -11597,21 +12508,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(199), gradInput: s.tensor(750), gradReduceWeights: s.g + 1261312,
             gradReduceBias: s.g + 1292416, gradExpandWeights: s.g + 1292464, gradExpandBias: s.g + 1323568,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1099)
+        s.profiler?.stop(1187)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(750), input: s.tensor(194),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2189200,
             savedInvStd: s.f + 2190064, activation: .silu, gradInput: s.tensor(750), gradGamma: s.g + 1257856,
             gradBeta: s.g + 1258720, pool: pool)
-        s.profiler?.stop(1100)
+        s.profiler?.stop(1188)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
                 activation: .silu, output: s.tensor(752), pool: pool)
-            s.profiler?.stop(1101)
+            s.profiler?.stop(1189)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -11619,39 +12530,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
                 eps: 0.001, activation: .silu, output: s.tensor(752), scratch: s.f + 2187472, pool: pool)
-            s.profiler?.stop(1102)
+            s.profiler?.stop(1190)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2198704, count: 7776)
-        s.profiler?.stop(1103)
+        s.profiler?.stop(1191)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2190928, gradInput: s.tensor(751), gradWeights: s.f + 2198704, pool: pool)
-        s.profiler?.stop(1104)
+        s.profiler?.stop(1192)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2198704, channels: 864, kernel: 3, into: s.g + 1250080)
-        s.profiler?.stop(1105)
+        s.profiler?.stop(1193)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(751), input: s.tensor(192),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2187472,
             savedInvStd: s.f + 2188336, activation: .silu, gradInput: s.tensor(751), gradGamma: s.g + 1246624,
             gradBeta: s.g + 1247488, pool: pool)
-        s.profiler?.stop(1106)
+        s.profiler?.stop(1194)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(190), weights: s.p + 1122208,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(753),
             gradWeights: s.g + 1122208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1195)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(753), s.tensor(745), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1108)
+        s.profiler?.stop(1196)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -11661,21 +12572,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(753),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(754), pool: pool)
-        s.profiler?.stop(1109)
+        s.profiler?.stop(1197)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(754), input: s.tensor(188),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2187184,
             savedInvStd: s.f + 2187328, activation: .identity, gradInput: s.tensor(754), gradGamma: s.g + 1121632,
             gradBeta: s.g + 1121776, pool: pool)
-        s.profiler?.stop(1110)
+        s.profiler?.stop(1198)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2169904, savedInvStd: s.f + 2170768,
                 activation: .silu, output: s.tensor(757), pool: pool)
-            s.profiler?.stop(1111)
+            s.profiler?.stop(1199)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -11683,21 +12594,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
                 eps: 0.001, activation: .silu, output: s.tensor(757), scratch: s.f + 2169904, pool: pool)
-            s.profiler?.stop(1112)
+            s.profiler?.stop(1200)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(187), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1113)
+            s.profiler?.stop(1201)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 997216,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(755),
             gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1114)
+        s.profiler?.stop(1202)
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n,
@@ -11706,21 +12617,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(187), gradInput: s.tensor(758), gradReduceWeights: s.g + 934096,
             gradReduceBias: s.g + 965200, gradExpandWeights: s.g + 965248, gradExpandBias: s.g + 996352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1115)
+        s.profiler?.stop(1203)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(182),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2169904,
             savedInvStd: s.f + 2170768, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 930640,
             gradBeta: s.g + 931504, pool: pool)
-        s.profiler?.stop(1116)
+        s.profiler?.stop(1204)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
                 activation: .silu, output: s.tensor(760), pool: pool)
-            s.profiler?.stop(1117)
+            s.profiler?.stop(1205)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -11728,39 +12639,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
                 eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 2168176, pool: pool)
-            s.profiler?.stop(1118)
+            s.profiler?.stop(1206)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2179408, count: 7776)
-        s.profiler?.stop(1119)
+        s.profiler?.stop(1207)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2171632, gradInput: s.tensor(759), gradWeights: s.f + 2179408, pool: pool)
-        s.profiler?.stop(1120)
+        s.profiler?.stop(1208)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2179408, channels: 864, kernel: 3, into: s.g + 922864)
-        s.profiler?.stop(1121)
+        s.profiler?.stop(1209)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(759), input: s.tensor(180),
             pixels: 1089 &* s.n, channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2168176,
             savedInvStd: s.f + 2169040, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 919408,
             gradBeta: s.g + 920272, pool: pool)
-        s.profiler?.stop(1122)
+        s.profiler?.stop(1210)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(759), input: s.tensor(179), weights: s.p + 794992,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(761),
             gradWeights: s.g + 794992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1123)
+        s.profiler?.stop(1211)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(761), s.tensor(753), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1124)
+        s.profiler?.stop(1212)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
@@ -11771,14 +12682,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2167888,
             savedInvStd: s.f + 2168032, activation: .identity, gradInput: s.tensor(761), gradGamma: s.g + 794416,
             gradBeta: s.g + 794560, pool: pool)
-        s.profiler?.stop(1125)
+        s.profiler?.stop(1213)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2159248, savedInvStd: s.f + 2159680,
                 activation: .silu, output: s.tensor(764), pool: pool)
-            s.profiler?.stop(1126)
+            s.profiler?.stop(1214)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -11786,21 +12697,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
                 eps: 0.001, activation: .silu, output: s.tensor(764), scratch: s.f + 2159248, pool: pool)
-            s.profiler?.stop(1127)
+            s.profiler?.stop(1215)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(764), savedScale: s.tensor(177), batch: s.n,
                 pixels: 1089, channels: 432, output: s.tensor(763), pool: pool)
-            s.profiler?.stop(1128)
+            s.profiler?.stop(1216)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(761), input: s.tensor(763), weights: s.p + 732208,
             pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(762),
             gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1129)
+        s.profiler?.stop(1217)
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(762), input: s.tensor(764), batch: s.n,
@@ -11809,21 +12720,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(177), gradInput: s.tensor(765), gradReduceWeights: s.g + 716192,
             gradReduceBias: s.g + 723968, gradExpandWeights: s.g + 724000, gradExpandBias: s.g + 731776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1130)
+        s.profiler?.stop(1218)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(765), input: s.tensor(172),
             pixels: 1089 &* s.n, channels: 432, gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2159248,
             savedInvStd: s.f + 2159680, activation: .silu, gradInput: s.tensor(765), gradGamma: s.g + 714464,
             gradBeta: s.g + 714896, pool: pool)
-        s.profiler?.stop(1131)
+        s.profiler?.stop(1219)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
                 activation: .silu, output: s.tensor(767), pool: pool)
-            s.profiler?.stop(1132)
+            s.profiler?.stop(1220)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -11831,35 +12742,35 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
                 eps: 0.001, activation: .silu, output: s.tensor(767), scratch: s.f + 2158384, pool: pool)
-            s.profiler?.stop(1133)
+            s.profiler?.stop(1221)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2164000, count: 3888)
-        s.profiler?.stop(1134)
+        s.profiler?.stop(1222)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(765), input: s.tensor(767), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2160112, gradInput: s.tensor(766), gradWeights: s.f + 2164000, pool: pool)
-        s.profiler?.stop(1135)
+        s.profiler?.stop(1223)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2164000, channels: 432, kernel: 3, into: s.g + 710576)
-        s.profiler?.stop(1136)
+        s.profiler?.stop(1224)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(766), input: s.tensor(170),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2158384,
             savedInvStd: s.f + 2158816, activation: .silu, gradInput: s.tensor(766), gradGamma: s.g + 708848,
             gradBeta: s.g + 709280, pool: pool)
-        s.profiler?.stop(1137)
+        s.profiler?.stop(1225)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(766), input: s.tensor(168), weights: s.p + 677744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(768), gradWeights: s.g + 677744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1138)
+        s.profiler?.stop(1226)
     }
 
     /// features.3.5 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -11869,21 +12780,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(768),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(769), pool: pool)
-        s.profiler?.stop(1139)
+        s.profiler?.stop(1227)
         // features.3.5.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(769), input: s.tensor(166),
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2158240,
             savedInvStd: s.f + 2158312, activation: .identity, gradInput: s.tensor(769), gradGamma: s.g + 677424,
             gradBeta: s.g + 677504, pool: pool)
-        s.profiler?.stop(1140)
+        s.profiler?.stop(1228)
         // features.3.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2135776, savedInvStd: s.f + 2136208,
                 activation: .silu, output: s.tensor(772), pool: pool)
-            s.profiler?.stop(1141)
+            s.profiler?.stop(1229)
         }
         // features.3.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -11891,21 +12802,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
                 eps: 0.001, activation: .silu, output: s.tensor(772), scratch: s.f + 2135776, pool: pool)
-            s.profiler?.stop(1142)
+            s.profiler?.stop(1230)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(772), savedScale: s.tensor(165), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(771), pool: pool)
-            s.profiler?.stop(1143)
+            s.profiler?.stop(1231)
         }
         // features.3.5.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(769), input: s.tensor(771), weights: s.p + 646320,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(770), gradWeights: s.g + 646320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1144)
+        s.profiler?.stop(1232)
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(770), input: s.tensor(772), batch: s.n,
@@ -11914,21 +12825,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(165), gradInput: s.tensor(773), gradReduceWeights: s.g + 630304,
             gradReduceBias: s.g + 638080, gradExpandWeights: s.g + 638112, gradExpandBias: s.g + 645888,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1145)
+        s.profiler?.stop(1233)
         // features.3.5.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(773), input: s.tensor(160),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2135776,
             savedInvStd: s.f + 2136208, activation: .silu, gradInput: s.tensor(773), gradGamma: s.g + 628576,
             gradBeta: s.g + 629008, pool: pool)
-        s.profiler?.stop(1146)
+        s.profiler?.stop(1234)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
                 activation: .silu, output: s.tensor(775), pool: pool)
-            s.profiler?.stop(1147)
+            s.profiler?.stop(1235)
         }
         // features.3.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -11936,39 +12847,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
                 eps: 0.001, activation: .silu, output: s.tensor(775), scratch: s.f + 2134912, pool: pool)
-            s.profiler?.stop(1148)
+            s.profiler?.stop(1236)
         }
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2147440, count: 10800)
-        s.profiler?.stop(1149)
+        s.profiler?.stop(1237)
         // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(773), input: s.tensor(775), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2136640, gradInput: s.tensor(774), gradWeights: s.f + 2147440, pool: pool)
-        s.profiler?.stop(1150)
+        s.profiler?.stop(1238)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2147440, channels: 432, kernel: 5, into: s.g + 617776)
-        s.profiler?.stop(1151)
+        s.profiler?.stop(1239)
         // features.3.5.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(774), input: s.tensor(158),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2134912,
             savedInvStd: s.f + 2135344, activation: .silu, gradInput: s.tensor(774), gradGamma: s.g + 616048,
             gradBeta: s.g + 616480, pool: pool)
-        s.profiler?.stop(1152)
+        s.profiler?.stop(1240)
         // features.3.5.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(156), weights: s.p + 584944,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(776), gradWeights: s.g + 584944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1153)
+        s.profiler?.stop(1241)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(776), s.tensor(768), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1154)
+        s.profiler?.stop(1242)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -11978,21 +12889,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(776),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(777), pool: pool)
-        s.profiler?.stop(1155)
+        s.profiler?.stop(1243)
         // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(777), input: s.tensor(154),
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2134768,
             savedInvStd: s.f + 2134840, activation: .identity, gradInput: s.tensor(777), gradGamma: s.g + 584624,
             gradBeta: s.g + 584704, pool: pool)
-        s.profiler?.stop(1156)
+        s.profiler?.stop(1244)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2112304, savedInvStd: s.f + 2112736,
                 activation: .silu, output: s.tensor(780), pool: pool)
-            s.profiler?.stop(1157)
+            s.profiler?.stop(1245)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -12000,21 +12911,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
                 eps: 0.001, activation: .silu, output: s.tensor(780), scratch: s.f + 2112304, pool: pool)
-            s.profiler?.stop(1158)
+            s.profiler?.stop(1246)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(780), savedScale: s.tensor(153), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(779), pool: pool)
-            s.profiler?.stop(1159)
+            s.profiler?.stop(1247)
         }
         // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(777), input: s.tensor(779), weights: s.p + 553520,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(778), gradWeights: s.g + 553520,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1160)
+        s.profiler?.stop(1248)
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(778), input: s.tensor(780), batch: s.n,
@@ -12023,21 +12934,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(153), gradInput: s.tensor(781), gradReduceWeights: s.g + 537504,
             gradReduceBias: s.g + 545280, gradExpandWeights: s.g + 545312, gradExpandBias: s.g + 553088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1161)
+        s.profiler?.stop(1249)
         // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(781), input: s.tensor(148),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2112304,
             savedInvStd: s.f + 2112736, activation: .silu, gradInput: s.tensor(781), gradGamma: s.g + 535776,
             gradBeta: s.g + 536208, pool: pool)
-        s.profiler?.stop(1162)
+        s.profiler?.stop(1250)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
                 activation: .silu, output: s.tensor(783), pool: pool)
-            s.profiler?.stop(1163)
+            s.profiler?.stop(1251)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -12045,39 +12956,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
                 eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 2111440, pool: pool)
-            s.profiler?.stop(1164)
+            s.profiler?.stop(1252)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2123968, count: 10800)
-        s.profiler?.stop(1165)
+        s.profiler?.stop(1253)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(781), input: s.tensor(783), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2113168, gradInput: s.tensor(782), gradWeights: s.f + 2123968, pool: pool)
-        s.profiler?.stop(1166)
+        s.profiler?.stop(1254)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2123968, channels: 432, kernel: 5, into: s.g + 524976)
-        s.profiler?.stop(1167)
+        s.profiler?.stop(1255)
         // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(782), input: s.tensor(146),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2111440,
             savedInvStd: s.f + 2111872, activation: .silu, gradInput: s.tensor(782), gradGamma: s.g + 523248,
             gradBeta: s.g + 523680, pool: pool)
-        s.profiler?.stop(1168)
+        s.profiler?.stop(1256)
         // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(782), input: s.tensor(144), weights: s.p + 492144,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(784), gradWeights: s.g + 492144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1169)
+        s.profiler?.stop(1257)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(784), s.tensor(776), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1170)
+        s.profiler?.stop(1258)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -12087,21 +12998,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(784),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(785), pool: pool)
-        s.profiler?.stop(1171)
+        s.profiler?.stop(1259)
         // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(785), input: s.tensor(142),
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2111296,
             savedInvStd: s.f + 2111368, activation: .identity, gradInput: s.tensor(785), gradGamma: s.g + 491824,
             gradBeta: s.g + 491904, pool: pool)
-        s.profiler?.stop(1172)
+        s.profiler?.stop(1260)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2088832, savedInvStd: s.f + 2089264,
                 activation: .silu, output: s.tensor(788), pool: pool)
-            s.profiler?.stop(1173)
+            s.profiler?.stop(1261)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -12109,21 +13020,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
                 eps: 0.001, activation: .silu, output: s.tensor(788), scratch: s.f + 2088832, pool: pool)
-            s.profiler?.stop(1174)
+            s.profiler?.stop(1262)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(788), savedScale: s.tensor(141), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(787), pool: pool)
-            s.profiler?.stop(1175)
+            s.profiler?.stop(1263)
         }
         // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(785), input: s.tensor(787), weights: s.p + 460720,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(786), gradWeights: s.g + 460720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1176)
+        s.profiler?.stop(1264)
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(786), input: s.tensor(788), batch: s.n,
@@ -12132,21 +13043,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(141), gradInput: s.tensor(789), gradReduceWeights: s.g + 444704,
             gradReduceBias: s.g + 452480, gradExpandWeights: s.g + 452512, gradExpandBias: s.g + 460288,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1177)
+        s.profiler?.stop(1265)
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(789), input: s.tensor(136),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2088832,
             savedInvStd: s.f + 2089264, activation: .silu, gradInput: s.tensor(789), gradGamma: s.g + 442976,
             gradBeta: s.g + 443408, pool: pool)
-        s.profiler?.stop(1178)
+        s.profiler?.stop(1266)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
                 activation: .silu, output: s.tensor(791), pool: pool)
-            s.profiler?.stop(1179)
+            s.profiler?.stop(1267)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -12154,39 +13065,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
                 eps: 0.001, activation: .silu, output: s.tensor(791), scratch: s.f + 2087968, pool: pool)
-            s.profiler?.stop(1180)
+            s.profiler?.stop(1268)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2100496, count: 10800)
-        s.profiler?.stop(1181)
+        s.profiler?.stop(1269)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(789), input: s.tensor(791), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2089696, gradInput: s.tensor(790), gradWeights: s.f + 2100496, pool: pool)
-        s.profiler?.stop(1182)
+        s.profiler?.stop(1270)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2100496, channels: 432, kernel: 5, into: s.g + 432176)
-        s.profiler?.stop(1183)
+        s.profiler?.stop(1271)
         // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(790), input: s.tensor(134),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2087968,
             savedInvStd: s.f + 2088400, activation: .silu, gradInput: s.tensor(790), gradGamma: s.g + 430448,
             gradBeta: s.g + 430880, pool: pool)
-        s.profiler?.stop(1184)
+        s.profiler?.stop(1272)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(132), weights: s.p + 399344,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(792), gradWeights: s.g + 399344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1185)
+        s.profiler?.stop(1273)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(792), s.tensor(784), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1186)
+        s.profiler?.stop(1274)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -12196,21 +13107,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(792),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(793), pool: pool)
-        s.profiler?.stop(1187)
+        s.profiler?.stop(1275)
         // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(793), input: s.tensor(130),
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2087824,
             savedInvStd: s.f + 2087896, activation: .identity, gradInput: s.tensor(793), gradGamma: s.g + 399024,
             gradBeta: s.g + 399104, pool: pool)
-        s.profiler?.stop(1188)
+        s.profiler?.stop(1276)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2065360, savedInvStd: s.f + 2065792,
                 activation: .silu, output: s.tensor(796), pool: pool)
-            s.profiler?.stop(1189)
+            s.profiler?.stop(1277)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -12218,21 +13129,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
                 eps: 0.001, activation: .silu, output: s.tensor(796), scratch: s.f + 2065360, pool: pool)
-            s.profiler?.stop(1190)
+            s.profiler?.stop(1278)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(796), savedScale: s.tensor(129), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(795), pool: pool)
-            s.profiler?.stop(1191)
+            s.profiler?.stop(1279)
         }
         // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(793), input: s.tensor(795), weights: s.p + 367920,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(794), gradWeights: s.g + 367920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1192)
+        s.profiler?.stop(1280)
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(794), input: s.tensor(796), batch: s.n,
@@ -12241,21 +13152,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(797), gradReduceWeights: s.g + 351904,
             gradReduceBias: s.g + 359680, gradExpandWeights: s.g + 359712, gradExpandBias: s.g + 367488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1193)
+        s.profiler?.stop(1281)
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(797), input: s.tensor(124),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2065360,
             savedInvStd: s.f + 2065792, activation: .silu, gradInput: s.tensor(797), gradGamma: s.g + 350176,
             gradBeta: s.g + 350608, pool: pool)
-        s.profiler?.stop(1194)
+        s.profiler?.stop(1282)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
                 activation: .silu, output: s.tensor(799), pool: pool)
-            s.profiler?.stop(1195)
+            s.profiler?.stop(1283)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -12263,39 +13174,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
                 eps: 0.001, activation: .silu, output: s.tensor(799), scratch: s.f + 2064496, pool: pool)
-            s.profiler?.stop(1196)
+            s.profiler?.stop(1284)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2077024, count: 10800)
-        s.profiler?.stop(1197)
+        s.profiler?.stop(1285)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(797), input: s.tensor(799), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2066224, gradInput: s.tensor(798), gradWeights: s.f + 2077024, pool: pool)
-        s.profiler?.stop(1198)
+        s.profiler?.stop(1286)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2077024, channels: 432, kernel: 5, into: s.g + 339376)
-        s.profiler?.stop(1199)
+        s.profiler?.stop(1287)
         // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(798), input: s.tensor(122),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2064496,
             savedInvStd: s.f + 2064928, activation: .silu, gradInput: s.tensor(798), gradGamma: s.g + 337648,
             gradBeta: s.g + 338080, pool: pool)
-        s.profiler?.stop(1200)
+        s.profiler?.stop(1288)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(798), input: s.tensor(120), weights: s.p + 306544,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(800), gradWeights: s.g + 306544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1201)
+        s.profiler?.stop(1289)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(800), s.tensor(792), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1202)
+        s.profiler?.stop(1290)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -12305,21 +13216,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(800),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(801), pool: pool)
-        s.profiler?.stop(1203)
+        s.profiler?.stop(1291)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(801), input: s.tensor(118),
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2064352,
             savedInvStd: s.f + 2064424, activation: .identity, gradInput: s.tensor(801), gradGamma: s.g + 306224,
             gradBeta: s.g + 306304, pool: pool)
-        s.profiler?.stop(1204)
+        s.profiler?.stop(1292)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2041888, savedInvStd: s.f + 2042320,
                 activation: .silu, output: s.tensor(804), pool: pool)
-            s.profiler?.stop(1205)
+            s.profiler?.stop(1293)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -12327,21 +13238,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
                 eps: 0.001, activation: .silu, output: s.tensor(804), scratch: s.f + 2041888, pool: pool)
-            s.profiler?.stop(1206)
+            s.profiler?.stop(1294)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(804), savedScale: s.tensor(117), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(803), pool: pool)
-            s.profiler?.stop(1207)
+            s.profiler?.stop(1295)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(801), input: s.tensor(803), weights: s.p + 275120,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(802), gradWeights: s.g + 275120,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1208)
+        s.profiler?.stop(1296)
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(802), input: s.tensor(804), batch: s.n,
@@ -12350,21 +13261,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(805), gradReduceWeights: s.g + 259104,
             gradReduceBias: s.g + 266880, gradExpandWeights: s.g + 266912, gradExpandBias: s.g + 274688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1209)
+        s.profiler?.stop(1297)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(805), input: s.tensor(112),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2041888,
             savedInvStd: s.f + 2042320, activation: .silu, gradInput: s.tensor(805), gradGamma: s.g + 257376,
             gradBeta: s.g + 257808, pool: pool)
-        s.profiler?.stop(1210)
+        s.profiler?.stop(1298)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
                 activation: .silu, output: s.tensor(807), pool: pool)
-            s.profiler?.stop(1211)
+            s.profiler?.stop(1299)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -12372,39 +13283,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
                 eps: 0.001, activation: .silu, output: s.tensor(807), scratch: s.f + 2041024, pool: pool)
-            s.profiler?.stop(1212)
+            s.profiler?.stop(1300)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2053552, count: 10800)
-        s.profiler?.stop(1213)
+        s.profiler?.stop(1301)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(805), input: s.tensor(807), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2042752, gradInput: s.tensor(806), gradWeights: s.f + 2053552, pool: pool)
-        s.profiler?.stop(1214)
+        s.profiler?.stop(1302)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2053552, channels: 432, kernel: 5, into: s.g + 246576)
-        s.profiler?.stop(1215)
+        s.profiler?.stop(1303)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(806), input: s.tensor(110),
             pixels: 4356 &* s.n, channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2041024,
             savedInvStd: s.f + 2041456, activation: .silu, gradInput: s.tensor(806), gradGamma: s.g + 244848,
             gradBeta: s.g + 245280, pool: pool)
-        s.profiler?.stop(1216)
+        s.profiler?.stop(1304)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(806), input: s.tensor(109), weights: s.p + 213744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(808), gradWeights: s.g + 213744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1217)
+        s.profiler?.stop(1305)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(808), s.tensor(800), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1218)
+        s.profiler?.stop(1306)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
@@ -12415,14 +13326,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2040880,
             savedInvStd: s.f + 2040952, activation: .identity, gradInput: s.tensor(808), gradGamma: s.g + 213424,
             gradBeta: s.g + 213504, pool: pool)
-        s.profiler?.stop(1219)
+        s.profiler?.stop(1307)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2028400, savedInvStd: s.f + 2028640,
                 activation: .silu, output: s.tensor(811), pool: pool)
-            s.profiler?.stop(1220)
+            s.profiler?.stop(1308)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -12430,21 +13341,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
                 eps: 0.001, activation: .silu, output: s.tensor(811), scratch: s.f + 2028400, pool: pool)
-            s.profiler?.stop(1221)
+            s.profiler?.stop(1309)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(811), savedScale: s.tensor(107), batch: s.n,
                 pixels: 4356, channels: 240, output: s.tensor(810), pool: pool)
-            s.profiler?.stop(1222)
+            s.profiler?.stop(1310)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(808), input: s.tensor(810), weights: s.p + 196144,
             pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(809), gradWeights: s.g + 196144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1223)
+        s.profiler?.stop(1311)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(809), input: s.tensor(811), batch: s.n,
@@ -12453,21 +13364,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(107), gradInput: s.tensor(812), gradReduceWeights: s.g + 191088,
             gradReduceBias: s.g + 193488, gradExpandWeights: s.g + 193504, gradExpandBias: s.g + 195904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1224)
+        s.profiler?.stop(1312)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(812), input: s.tensor(102),
             pixels: 4356 &* s.n, channels: 240, gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2028400,
             savedInvStd: s.f + 2028640, activation: .silu, gradInput: s.tensor(812), gradGamma: s.g + 190128,
             gradBeta: s.g + 190368, pool: pool)
-        s.profiler?.stop(1225)
+        s.profiler?.stop(1313)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
                 activation: .silu, output: s.tensor(814), pool: pool)
-            s.profiler?.stop(1226)
+            s.profiler?.stop(1314)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -12475,35 +13386,35 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 eps: 0.001, activation: .silu, output: s.tensor(814), scratch: s.f + 2027920, pool: pool)
-            s.profiler?.stop(1227)
+            s.profiler?.stop(1315)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2034880, count: 6000)
-        s.profiler?.stop(1228)
+        s.profiler?.stop(1316)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(812), input: s.tensor(814), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2028880, gradInput: s.tensor(813), gradWeights: s.f + 2034880, pool: pool)
-        s.profiler?.stop(1229)
+        s.profiler?.stop(1317)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2034880, channels: 240, kernel: 5, into: s.g + 184128)
-        s.profiler?.stop(1230)
+        s.profiler?.stop(1318)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(813), input: s.tensor(100),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2027920,
             savedInvStd: s.f + 2028160, activation: .silu, gradInput: s.tensor(813), gradGamma: s.g + 183168,
             gradBeta: s.g + 183408, pool: pool)
-        s.profiler?.stop(1231)
+        s.profiler?.stop(1319)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(813), input: s.tensor(98), weights: s.p + 173568,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(815),
             gradWeights: s.g + 173568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1232)
+        s.profiler?.stop(1320)
     }
 
     /// features.2.5 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12513,21 +13424,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(815),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(816), pool: pool)
-        s.profiler?.stop(1233)
+        s.profiler?.stop(1321)
         // features.2.5.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(816), input: s.tensor(96),
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2027840,
             savedInvStd: s.f + 2027880, activation: .identity, gradInput: s.tensor(816), gradGamma: s.g + 173376,
             gradBeta: s.g + 173424, pool: pool)
-        s.profiler?.stop(1234)
+        s.profiler?.stop(1322)
         // features.2.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2023040, savedInvStd: s.f + 2023280,
                 activation: .silu, output: s.tensor(819), pool: pool)
-            s.profiler?.stop(1235)
+            s.profiler?.stop(1323)
         }
         // features.2.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -12535,21 +13446,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
                 eps: 0.001, activation: .silu, output: s.tensor(819), scratch: s.f + 2023040, pool: pool)
-            s.profiler?.stop(1236)
+            s.profiler?.stop(1324)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(819), savedScale: s.tensor(95), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(818), pool: pool)
-            s.profiler?.stop(1237)
+            s.profiler?.stop(1325)
         }
         // features.2.5.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(816), input: s.tensor(818), weights: s.p + 163776,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(817),
             gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1238)
+        s.profiler?.stop(1326)
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(817), input: s.tensor(819), batch: s.n,
@@ -12558,21 +13469,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(820), gradReduceWeights: s.g + 158720,
             gradReduceBias: s.g + 161120, gradExpandWeights: s.g + 161136, gradExpandBias: s.g + 163536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1239)
+        s.profiler?.stop(1327)
         // features.2.5.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(820), input: s.tensor(90),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2023040,
             savedInvStd: s.f + 2023280, activation: .silu, gradInput: s.tensor(820), gradGamma: s.g + 157760,
             gradBeta: s.g + 158000, pool: pool)
-        s.profiler?.stop(1240)
+        s.profiler?.stop(1328)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
                 activation: .silu, output: s.tensor(822), pool: pool)
-            s.profiler?.stop(1241)
+            s.profiler?.stop(1329)
         }
         // features.2.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -12580,39 +13491,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 eps: 0.001, activation: .silu, output: s.tensor(822), scratch: s.f + 2022560, pool: pool)
-            s.profiler?.stop(1242)
+            s.profiler?.stop(1330)
         }
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2025680, count: 2160)
-        s.profiler?.stop(1243)
+        s.profiler?.stop(1331)
         // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(820), input: s.tensor(822), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2023520, gradInput: s.tensor(821), gradWeights: s.f + 2025680, pool: pool)
-        s.profiler?.stop(1244)
+        s.profiler?.stop(1332)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2025680, channels: 240, kernel: 3, into: s.g + 155600)
-        s.profiler?.stop(1245)
+        s.profiler?.stop(1333)
         // features.2.5.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(821), input: s.tensor(88),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2022560,
             savedInvStd: s.f + 2022800, activation: .silu, gradInput: s.tensor(821), gradGamma: s.g + 154640,
             gradBeta: s.g + 154880, pool: pool)
-        s.profiler?.stop(1246)
+        s.profiler?.stop(1334)
         // features.2.5.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(821), input: s.tensor(86), weights: s.p + 145040,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(823),
             gradWeights: s.g + 145040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1247)
+        s.profiler?.stop(1335)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(823), s.tensor(815), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1248)
+        s.profiler?.stop(1336)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12622,21 +13533,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(823),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(824), pool: pool)
-        s.profiler?.stop(1249)
+        s.profiler?.stop(1337)
         // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(824), input: s.tensor(84),
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2022480,
             savedInvStd: s.f + 2022520, activation: .identity, gradInput: s.tensor(824), gradGamma: s.g + 144848,
             gradBeta: s.g + 144896, pool: pool)
-        s.profiler?.stop(1250)
+        s.profiler?.stop(1338)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2017680, savedInvStd: s.f + 2017920,
                 activation: .silu, output: s.tensor(827), pool: pool)
-            s.profiler?.stop(1251)
+            s.profiler?.stop(1339)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -12644,21 +13555,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
                 eps: 0.001, activation: .silu, output: s.tensor(827), scratch: s.f + 2017680, pool: pool)
-            s.profiler?.stop(1252)
+            s.profiler?.stop(1340)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(827), savedScale: s.tensor(83), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(826), pool: pool)
-            s.profiler?.stop(1253)
+            s.profiler?.stop(1341)
         }
         // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(824), input: s.tensor(826), weights: s.p + 135248,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(825),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1254)
+        s.profiler?.stop(1342)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(825), input: s.tensor(827), batch: s.n,
@@ -12667,21 +13578,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(828), gradReduceWeights: s.g + 130192,
             gradReduceBias: s.g + 132592, gradExpandWeights: s.g + 132608, gradExpandBias: s.g + 135008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1255)
+        s.profiler?.stop(1343)
         // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(828), input: s.tensor(78),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2017680,
             savedInvStd: s.f + 2017920, activation: .silu, gradInput: s.tensor(828), gradGamma: s.g + 129232,
             gradBeta: s.g + 129472, pool: pool)
-        s.profiler?.stop(1256)
+        s.profiler?.stop(1344)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
                 activation: .silu, output: s.tensor(830), pool: pool)
-            s.profiler?.stop(1257)
+            s.profiler?.stop(1345)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -12689,39 +13600,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
                 eps: 0.001, activation: .silu, output: s.tensor(830), scratch: s.f + 2017200, pool: pool)
-            s.profiler?.stop(1258)
+            s.profiler?.stop(1346)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2020320, count: 2160)
-        s.profiler?.stop(1259)
+        s.profiler?.stop(1347)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(828), input: s.tensor(830), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2018160, gradInput: s.tensor(829), gradWeights: s.f + 2020320, pool: pool)
-        s.profiler?.stop(1260)
+        s.profiler?.stop(1348)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2020320, channels: 240, kernel: 3, into: s.g + 127072)
-        s.profiler?.stop(1261)
+        s.profiler?.stop(1349)
         // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(829), input: s.tensor(76),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2017200,
             savedInvStd: s.f + 2017440, activation: .silu, gradInput: s.tensor(829), gradGamma: s.g + 126112,
             gradBeta: s.g + 126352, pool: pool)
-        s.profiler?.stop(1262)
+        s.profiler?.stop(1350)
         // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(829), input: s.tensor(74), weights: s.p + 116512,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(831),
             gradWeights: s.g + 116512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1263)
+        s.profiler?.stop(1351)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(831), s.tensor(823), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1264)
+        s.profiler?.stop(1352)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12731,21 +13642,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(831),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(832), pool: pool)
-        s.profiler?.stop(1265)
+        s.profiler?.stop(1353)
         // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(832), input: s.tensor(72),
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2017120,
             savedInvStd: s.f + 2017160, activation: .identity, gradInput: s.tensor(832), gradGamma: s.g + 116320,
             gradBeta: s.g + 116368, pool: pool)
-        s.profiler?.stop(1266)
+        s.profiler?.stop(1354)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2012320, savedInvStd: s.f + 2012560,
                 activation: .silu, output: s.tensor(835), pool: pool)
-            s.profiler?.stop(1267)
+            s.profiler?.stop(1355)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -12753,21 +13664,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
                 eps: 0.001, activation: .silu, output: s.tensor(835), scratch: s.f + 2012320, pool: pool)
-            s.profiler?.stop(1268)
+            s.profiler?.stop(1356)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(835), savedScale: s.tensor(71), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(834), pool: pool)
-            s.profiler?.stop(1269)
+            s.profiler?.stop(1357)
         }
         // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(832), input: s.tensor(834), weights: s.p + 106720,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(833),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1270)
+        s.profiler?.stop(1358)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(833), input: s.tensor(835), batch: s.n,
@@ -12776,21 +13687,21 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(71), gradInput: s.tensor(836), gradReduceWeights: s.g + 101664,
             gradReduceBias: s.g + 104064, gradExpandWeights: s.g + 104080, gradExpandBias: s.g + 106480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1271)
+        s.profiler?.stop(1359)
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(836), input: s.tensor(66),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2012320,
             savedInvStd: s.f + 2012560, activation: .silu, gradInput: s.tensor(836), gradGamma: s.g + 100704,
             gradBeta: s.g + 100944, pool: pool)
-        s.profiler?.stop(1272)
+        s.profiler?.stop(1360)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
                 activation: .silu, output: s.tensor(838), pool: pool)
-            s.profiler?.stop(1273)
+            s.profiler?.stop(1361)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -12798,39 +13709,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
                 activation: .silu, output: s.tensor(838), scratch: s.f + 2011840, pool: pool)
-            s.profiler?.stop(1274)
+            s.profiler?.stop(1362)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2014960, count: 2160)
-        s.profiler?.stop(1275)
+        s.profiler?.stop(1363)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(836), input: s.tensor(838), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2012800, gradInput: s.tensor(837), gradWeights: s.f + 2014960, pool: pool)
-        s.profiler?.stop(1276)
+        s.profiler?.stop(1364)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2014960, channels: 240, kernel: 3, into: s.g + 98544)
-        s.profiler?.stop(1277)
+        s.profiler?.stop(1365)
         // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(837), input: s.tensor(64),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2011840,
             savedInvStd: s.f + 2012080, activation: .silu, gradInput: s.tensor(837), gradGamma: s.g + 97584,
             gradBeta: s.g + 97824, pool: pool)
-        s.profiler?.stop(1278)
+        s.profiler?.stop(1366)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(837), input: s.tensor(62), weights: s.p + 87984,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(839), gradWeights: s.g + 87984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1279)
+        s.profiler?.stop(1367)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(839), s.tensor(831), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1280)
+        s.profiler?.stop(1368)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12840,21 +13751,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(839),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(840), pool: pool)
-        s.profiler?.stop(1281)
+        s.profiler?.stop(1369)
         // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(840), input: s.tensor(60),
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2011760,
             savedInvStd: s.f + 2011800, activation: .identity, gradInput: s.tensor(840), gradGamma: s.g + 87792,
             gradBeta: s.g + 87840, pool: pool)
-        s.profiler?.stop(1282)
+        s.profiler?.stop(1370)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2006960, savedInvStd: s.f + 2007200,
                 activation: .silu, output: s.tensor(843), pool: pool)
-            s.profiler?.stop(1283)
+            s.profiler?.stop(1371)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -12862,21 +13773,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
                 activation: .silu, output: s.tensor(843), scratch: s.f + 2006960, pool: pool)
-            s.profiler?.stop(1284)
+            s.profiler?.stop(1372)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(843), savedScale: s.tensor(59), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(842), pool: pool)
-            s.profiler?.stop(1285)
+            s.profiler?.stop(1373)
         }
         // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(840), input: s.tensor(842), weights: s.p + 78192,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(841), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1286)
+        s.profiler?.stop(1374)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(841), input: s.tensor(843), batch: s.n,
@@ -12884,21 +13795,21 @@ public final class EfficientNetB6Training: TrainableModel {
             expandWeights: s.p + 75552, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
             gradInput: s.tensor(844), gradReduceWeights: s.g + 73136, gradReduceBias: s.g + 75536,
             gradExpandWeights: s.g + 75552, gradExpandBias: s.g + 77952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1287)
+        s.profiler?.stop(1375)
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(844), input: s.tensor(54),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2006960,
             savedInvStd: s.f + 2007200, activation: .silu, gradInput: s.tensor(844), gradGamma: s.g + 72176,
             gradBeta: s.g + 72416, pool: pool)
-        s.profiler?.stop(1288)
+        s.profiler?.stop(1376)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
                 activation: .silu, output: s.tensor(846), pool: pool)
-            s.profiler?.stop(1289)
+            s.profiler?.stop(1377)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -12906,39 +13817,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
                 activation: .silu, output: s.tensor(846), scratch: s.f + 2006480, pool: pool)
-            s.profiler?.stop(1290)
+            s.profiler?.stop(1378)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2009600, count: 2160)
-        s.profiler?.stop(1291)
+        s.profiler?.stop(1379)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(844), input: s.tensor(846), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2007440, gradInput: s.tensor(845), gradWeights: s.f + 2009600, pool: pool)
-        s.profiler?.stop(1292)
+        s.profiler?.stop(1380)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2009600, channels: 240, kernel: 3, into: s.g + 70016)
-        s.profiler?.stop(1293)
+        s.profiler?.stop(1381)
         // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(845), input: s.tensor(52),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2006480,
             savedInvStd: s.f + 2006720, activation: .silu, gradInput: s.tensor(845), gradGamma: s.g + 69056,
             gradBeta: s.g + 69296, pool: pool)
-        s.profiler?.stop(1294)
+        s.profiler?.stop(1382)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(845), input: s.tensor(50), weights: s.p + 59456,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(847), gradWeights: s.g + 59456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1295)
+        s.profiler?.stop(1383)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(847), s.tensor(839), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1296)
+        s.profiler?.stop(1384)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12948,21 +13859,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(847),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(848), pool: pool)
-        s.profiler?.stop(1297)
+        s.profiler?.stop(1385)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(848), input: s.tensor(48),
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2006400,
             savedInvStd: s.f + 2006440, activation: .identity, gradInput: s.tensor(848), gradGamma: s.g + 59264,
             gradBeta: s.g + 59312, pool: pool)
-        s.profiler?.stop(1298)
+        s.profiler?.stop(1386)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2001600, savedInvStd: s.f + 2001840,
                 activation: .silu, output: s.tensor(851), pool: pool)
-            s.profiler?.stop(1299)
+            s.profiler?.stop(1387)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -12970,21 +13881,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
                 activation: .silu, output: s.tensor(851), scratch: s.f + 2001600, pool: pool)
-            s.profiler?.stop(1300)
+            s.profiler?.stop(1388)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(851), savedScale: s.tensor(47), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(850), pool: pool)
-            s.profiler?.stop(1301)
+            s.profiler?.stop(1389)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(848), input: s.tensor(850), weights: s.p + 49664,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(849), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1302)
+        s.profiler?.stop(1390)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(849), input: s.tensor(851), batch: s.n,
@@ -12992,21 +13903,21 @@ public final class EfficientNetB6Training: TrainableModel {
             expandWeights: s.p + 47024, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
             gradInput: s.tensor(852), gradReduceWeights: s.g + 44608, gradReduceBias: s.g + 47008,
             gradExpandWeights: s.g + 47024, gradExpandBias: s.g + 49424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1303)
+        s.profiler?.stop(1391)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(852), input: s.tensor(42),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2001600,
             savedInvStd: s.f + 2001840, activation: .silu, gradInput: s.tensor(852), gradGamma: s.g + 43648,
             gradBeta: s.g + 43888, pool: pool)
-        s.profiler?.stop(1304)
+        s.profiler?.stop(1392)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
                 activation: .silu, output: s.tensor(854), pool: pool)
-            s.profiler?.stop(1305)
+            s.profiler?.stop(1393)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -13014,39 +13925,39 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
                 activation: .silu, output: s.tensor(854), scratch: s.f + 2001120, pool: pool)
-            s.profiler?.stop(1306)
+            s.profiler?.stop(1394)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2004240, count: 2160)
-        s.profiler?.stop(1307)
+        s.profiler?.stop(1395)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(852), input: s.tensor(854), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2002080, gradInput: s.tensor(853), gradWeights: s.f + 2004240, pool: pool)
-        s.profiler?.stop(1308)
+        s.profiler?.stop(1396)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2004240, channels: 240, kernel: 3, into: s.g + 41488)
-        s.profiler?.stop(1309)
+        s.profiler?.stop(1397)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(853), input: s.tensor(40),
             pixels: 17424 &* s.n, channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2001120,
             savedInvStd: s.f + 2001360, activation: .silu, gradInput: s.tensor(853), gradGamma: s.g + 40528,
             gradBeta: s.g + 40768, pool: pool)
-        s.profiler?.stop(1310)
+        s.profiler?.stop(1398)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(853), input: s.tensor(39), weights: s.p + 30928,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(855), gradWeights: s.g + 30928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1311)
+        s.profiler?.stop(1399)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(855), s.tensor(847), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1312)
+        s.profiler?.stop(1400)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
@@ -13057,14 +13968,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2001040,
             savedInvStd: s.f + 2001080, activation: .identity, gradInput: s.tensor(855), gradGamma: s.g + 30736,
             gradBeta: s.g + 30784, pool: pool)
-        s.profiler?.stop(1313)
+        s.profiler?.stop(1401)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 1997200, savedInvStd: s.f + 1997392,
                 activation: .silu, output: s.tensor(858), pool: pool)
-            s.profiler?.stop(1314)
+            s.profiler?.stop(1402)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -13072,21 +13983,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
                 activation: .silu, output: s.tensor(858), scratch: s.f + 1997200, pool: pool)
-            s.profiler?.stop(1315)
+            s.profiler?.stop(1403)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(858), savedScale: s.tensor(37), batch: s.n,
                 pixels: 17424, channels: 192, output: s.tensor(857), pool: pool)
-            s.profiler?.stop(1316)
+            s.profiler?.stop(1404)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(855), input: s.tensor(857), weights: s.p + 23056,
             pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(856), gradWeights: s.g + 23056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1317)
+        s.profiler?.stop(1405)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(856), input: s.tensor(858), batch: s.n,
@@ -13094,21 +14005,21 @@ public final class EfficientNetB6Training: TrainableModel {
             expandWeights: s.p + 21328, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(859), gradReduceWeights: s.g + 19776, gradReduceBias: s.g + 21312,
             gradExpandWeights: s.g + 21328, gradExpandBias: s.g + 22864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1318)
+        s.profiler?.stop(1406)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(859), input: s.tensor(32),
             pixels: 17424 &* s.n, channels: 192, gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 1997200,
             savedInvStd: s.f + 1997392, activation: .silu, gradInput: s.tensor(859), gradGamma: s.g + 19008,
             gradBeta: s.g + 19200, pool: pool)
-        s.profiler?.stop(1319)
+        s.profiler?.stop(1407)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
                 activation: .silu, output: s.tensor(861), pool: pool)
-            s.profiler?.stop(1320)
+            s.profiler?.stop(1408)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -13116,35 +14027,35 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
                 activation: .silu, output: s.tensor(861), scratch: s.f + 1996816, pool: pool)
-            s.profiler?.stop(1321)
+            s.profiler?.stop(1409)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1999312, count: 1728)
-        s.profiler?.stop(1322)
+        s.profiler?.stop(1410)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(859), input: s.tensor(861), batch: s.n, height: 264,
             width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 1997584, gradInput: s.tensor(860), gradWeights: s.f + 1999312, pool: pool)
-        s.profiler?.stop(1323)
+        s.profiler?.stop(1411)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1999312, channels: 192, kernel: 3, into: s.g + 17280)
-        s.profiler?.stop(1324)
+        s.profiler?.stop(1412)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(860), input: s.tensor(30),
             pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 1996816,
             savedInvStd: s.f + 1997008, activation: .silu, gradInput: s.tensor(860), gradGamma: s.g + 16512,
             gradBeta: s.g + 16704, pool: pool)
-        s.profiler?.stop(1325)
+        s.profiler?.stop(1413)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(860), input: s.tensor(28), weights: s.p + 10368,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(862), gradWeights: s.g + 10368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1326)
+        s.profiler?.stop(1414)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -13154,21 +14065,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(862),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.tensor(863), pool: pool)
-        s.profiler?.stop(1327)
+        s.profiler?.stop(1415)
         // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(863), input: s.tensor(26),
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 1996752,
             savedInvStd: s.f + 1996784, activation: .identity, gradInput: s.tensor(863), gradGamma: s.g + 10240,
             gradBeta: s.g + 10272, pool: pool)
-        s.profiler?.stop(1328)
+        s.profiler?.stop(1416)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528,
                 beta: s.p + 8560, savedMean: s.f + 1996112, savedInvStd: s.f + 1996144, activation: .silu,
                 output: s.tensor(866), pool: pool)
-            s.profiler?.stop(1329)
+            s.profiler?.stop(1417)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -13176,21 +14087,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
                 activation: .silu, output: s.tensor(866), scratch: s.f + 1996112, pool: pool)
-            s.profiler?.stop(1330)
+            s.profiler?.stop(1418)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(866), savedScale: s.tensor(25), batch: s.n,
                 pixels: 69696, channels: 32, output: s.tensor(865), pool: pool)
-            s.profiler?.stop(1331)
+            s.profiler?.stop(1419)
         }
         // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(863), input: s.tensor(865), weights: s.p + 9216,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(864), gradWeights: s.g + 9216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1332)
+        s.profiler?.stop(1420)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(864), input: s.tensor(866), batch: s.n,
@@ -13198,32 +14109,32 @@ public final class EfficientNetB6Training: TrainableModel {
             expandWeights: s.p + 8928, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
             gradInput: s.tensor(867), gradReduceWeights: s.g + 8656, gradReduceBias: s.g + 8912,
             gradExpandWeights: s.g + 8928, gradExpandBias: s.g + 9184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1333)
+        s.profiler?.stop(1421)
         // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(867), input: s.tensor(20),
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 1996112,
             savedInvStd: s.f + 1996144, activation: .silu, gradInput: s.tensor(867), gradGamma: s.g + 8528,
             gradBeta: s.g + 8560, pool: pool)
-        s.profiler?.stop(1334)
+        s.profiler?.stop(1422)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1996464, count: 288)
-        s.profiler?.stop(1335)
+        s.profiler?.stop(1423)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(867), input: s.tensor(18), batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 1996176, gradInput: s.tensor(868), gradWeights: s.f + 1996464, pool: pool)
-        s.profiler?.stop(1336)
+        s.profiler?.stop(1424)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1996464, channels: 32, kernel: 3, into: s.g + 8240)
-        s.profiler?.stop(1337)
+        s.profiler?.stop(1425)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(868), s.tensor(862), count: 2230272 &* s.n, pool: pool)
-        s.profiler?.stop(1338)
+        s.profiler?.stop(1426)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -13233,21 +14144,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(868),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.tensor(869), pool: pool)
-        s.profiler?.stop(1339)
+        s.profiler?.stop(1427)
         // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(869), input: s.tensor(16),
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 1996048,
             savedInvStd: s.f + 1996080, activation: .identity, gradInput: s.tensor(869), gradGamma: s.g + 8112,
             gradBeta: s.g + 8144, pool: pool)
-        s.profiler?.stop(1340)
+        s.profiler?.stop(1428)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400,
                 beta: s.p + 6432, savedMean: s.f + 1995408, savedInvStd: s.f + 1995440, activation: .silu,
                 output: s.tensor(872), pool: pool)
-            s.profiler?.stop(1341)
+            s.profiler?.stop(1429)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -13255,21 +14166,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
                 activation: .silu, output: s.tensor(872), scratch: s.f + 1995408, pool: pool)
-            s.profiler?.stop(1342)
+            s.profiler?.stop(1430)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(872), savedScale: s.tensor(15), batch: s.n,
                 pixels: 69696, channels: 32, output: s.tensor(871), pool: pool)
-            s.profiler?.stop(1343)
+            s.profiler?.stop(1431)
         }
         // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(871), weights: s.p + 7088,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(870), gradWeights: s.g + 7088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1344)
+        s.profiler?.stop(1432)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(870), input: s.tensor(872), batch: s.n,
@@ -13277,32 +14188,32 @@ public final class EfficientNetB6Training: TrainableModel {
             expandWeights: s.p + 6800, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
             gradInput: s.tensor(873), gradReduceWeights: s.g + 6528, gradReduceBias: s.g + 6784,
             gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1345)
+        s.profiler?.stop(1433)
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(873), input: s.tensor(10),
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 1995408,
             savedInvStd: s.f + 1995440, activation: .silu, gradInput: s.tensor(873), gradGamma: s.g + 6400,
             gradBeta: s.g + 6432, pool: pool)
-        s.profiler?.stop(1346)
+        s.profiler?.stop(1434)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1995760, count: 288)
-        s.profiler?.stop(1347)
+        s.profiler?.stop(1435)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(873), input: s.tensor(9), batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 1995472, gradInput: s.tensor(874), gradWeights: s.f + 1995760, pool: pool)
-        s.profiler?.stop(1348)
+        s.profiler?.stop(1436)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1995760, channels: 32, kernel: 3, into: s.g + 6112)
-        s.profiler?.stop(1349)
+        s.profiler?.stop(1437)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(874), s.tensor(868), count: 2230272 &* s.n, pool: pool)
-        s.profiler?.stop(1350)
+        s.profiler?.stop(1438)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
@@ -13313,14 +14224,14 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 1995344,
             savedInvStd: s.f + 1995376, activation: .identity, gradInput: s.tensor(874), gradGamma: s.g + 5984,
             gradBeta: s.g + 6016, pool: pool)
-        s.profiler?.stop(1351)
+        s.profiler?.stop(1439)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288,
                 beta: s.p + 2352, savedMean: s.f + 1994224, savedInvStd: s.f + 1994280, activation: .silu,
                 output: s.tensor(877), pool: pool)
-            s.profiler?.stop(1352)
+            s.profiler?.stop(1440)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -13328,21 +14239,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
                 activation: .silu, output: s.tensor(877), scratch: s.f + 1994224, pool: pool)
-            s.profiler?.stop(1353)
+            s.profiler?.stop(1441)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(877), savedScale: s.tensor(7), batch: s.n,
                 pixels: 69696, channels: 56, output: s.tensor(876), pool: pool)
-            s.profiler?.stop(1354)
+            s.profiler?.stop(1442)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(874), input: s.tensor(876), weights: s.p + 4192,
             pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(875), gradWeights: s.g + 4192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1355)
+        s.profiler?.stop(1443)
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(875), input: s.tensor(877), batch: s.n,
@@ -13350,21 +14261,21 @@ public final class EfficientNetB6Training: TrainableModel {
             expandWeights: s.p + 3344, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(878), gradReduceWeights: s.g + 2544, gradReduceBias: s.g + 3328,
             gradExpandWeights: s.g + 3344, gradExpandBias: s.g + 4128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1356)
+        s.profiler?.stop(1444)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(878), input: s.tensor(2),
             pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 1994224,
             savedInvStd: s.f + 1994280, activation: .silu, gradInput: s.tensor(878), gradGamma: s.g + 2288,
             gradBeta: s.g + 2352, pool: pool)
-        s.profiler?.stop(1357)
+        s.profiler?.stop(1445)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520,
                 beta: s.p + 1584, savedMean: s.f + 1994112, savedInvStd: s.f + 1994168, activation: .silu,
                 output: s.tensor(880), pool: pool)
-            s.profiler?.stop(1358)
+            s.profiler?.stop(1446)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -13372,22 +14283,22 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
                 activation: .silu, output: s.tensor(880), scratch: s.f + 1994112, pool: pool)
-            s.profiler?.stop(1359)
+            s.profiler?.stop(1447)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1994840, count: 504)
-        s.profiler?.stop(1360)
+        s.profiler?.stop(1448)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(878), input: s.tensor(880), batch: s.n, height: 264,
             width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 1994336, gradInput: s.tensor(879), gradWeights: s.f + 1994840, pool: pool)
-        s.profiler?.stop(1361)
+        s.profiler?.stop(1449)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1994840, channels: 56, kernel: 3, into: s.g + 1776)
-        s.profiler?.stop(1362)
+        s.profiler?.stop(1450)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 56 channels
@@ -13398,13 +14309,13 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 1994112,
             savedInvStd: s.f + 1994168, activation: .silu, gradInput: s.tensor(879), gradGamma: s.g + 1520,
             gradBeta: s.g + 1584, pool: pool)
-        s.profiler?.stop(1363)
+        s.profiler?.stop(1451)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(879), input: s.x, batch: s.n, inChannels: 3,
             height: 528, width: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             outChannels: 56, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1364)
+        s.profiler?.stop(1452)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -14317,10 +15228,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [56][32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124895232,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 124895232,
-              "project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
+              "frozen: project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 264, 264, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "depthwise forward", macsPerImage: nil,
@@ -14335,10 +15248,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 71368704,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
-              "project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 264, 264, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]"),
         .init("features.1.1", kind: "shortcut forward", macsPerImage: nil,
@@ -14357,10 +15272,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 71368704,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
-              "project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 264, 264, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]"),
         .init("features.1.2", kind: "shortcut forward", macsPerImage: nil,
@@ -14369,10 +15286,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 428212224,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 428212224,
-              "expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
+              "frozen: expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 264, 264, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 192]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14387,18 +15306,22 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][40]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 133816320,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 133816320,
-              "project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
+              "frozen: project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+              "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14413,10 +15336,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -14425,10 +15350,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+              "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14443,10 +15370,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -14455,10 +15384,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+              "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14473,10 +15404,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
@@ -14485,10 +15418,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+              "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14503,10 +15438,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.4", kind: "shortcut forward", macsPerImage: nil,
@@ -14515,10 +15452,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.2.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+              "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14533,10 +15472,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.2.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 132, 132, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]"),
         .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.5", kind: "shortcut forward", macsPerImage: nil,
@@ -14545,10 +15486,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
-              "expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+              "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14563,18 +15506,22 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][72]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 75271680,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 75271680,
-              "project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
+              "frozen: project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+              "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14589,10 +15536,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -14601,10 +15550,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+              "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14619,10 +15570,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -14631,10 +15584,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+              "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14649,10 +15604,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
@@ -14661,10 +15618,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
+        .init("features.3.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+              "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14679,10 +15638,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.4", kind: "shortcut forward", macsPerImage: nil,
@@ -14691,10 +15652,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
+        .init("features.3.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+              "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14709,10 +15672,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
+        .init("features.3.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 66, 66, 72]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]"),
         .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.5", kind: "shortcut forward", macsPerImage: nil,
@@ -14721,10 +15686,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+              "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14739,18 +15706,22 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][144]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 67744512,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 67744512,
-              "project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14765,10 +15736,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -14777,10 +15750,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14795,10 +15770,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -14807,10 +15784,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14825,10 +15804,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -14837,10 +15818,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14855,10 +15838,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
@@ -14867,10 +15852,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14885,10 +15872,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
@@ -14897,10 +15886,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14915,10 +15906,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.6", kind: "shortcut forward", macsPerImage: nil,
@@ -14927,10 +15920,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.4.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14945,10 +15940,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
+        .init("features.4.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]"),
         .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.7", kind: "shortcut forward", macsPerImage: nil,
@@ -14957,10 +15954,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
-              "expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -14975,18 +15974,22 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][200]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 188179200,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 188179200,
-              "project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15001,10 +16004,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -15013,10 +16018,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15031,10 +16038,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -15043,10 +16052,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15061,10 +16072,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -15073,10 +16086,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15091,10 +16106,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
@@ -15103,10 +16120,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15121,10 +16140,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
@@ -15133,10 +16154,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15151,10 +16174,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.6", kind: "shortcut forward", macsPerImage: nil,
@@ -15163,10 +16188,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.5.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15181,10 +16208,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
+        .init("features.5.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 200]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]"),
         .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.7", kind: "shortcut forward", macsPerImage: nil,
@@ -15193,10 +16222,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
-              "expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15211,18 +16242,22 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][344]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 119299200,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 119299200,
-              "project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15237,10 +16272,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -15249,10 +16286,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15267,10 +16306,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -15279,10 +16320,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15297,10 +16340,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -15309,10 +16354,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15327,10 +16374,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -15339,10 +16388,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15357,10 +16408,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
@@ -15369,10 +16422,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15387,10 +16442,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
@@ -15399,10 +16456,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15417,10 +16476,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
@@ -15429,10 +16490,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.8.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15447,10 +16510,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.8", kind: "shortcut forward", macsPerImage: nil,
@@ -15459,10 +16524,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.9.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15477,10 +16544,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.9.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.9", kind: "shortcut forward", macsPerImage: nil,
@@ -15489,10 +16558,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.6.10.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15507,10 +16578,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
+        .init("features.6.10.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 344]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]"),
         .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.10", kind: "shortcut forward", macsPerImage: nil,
@@ -15519,10 +16592,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
-              "expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15537,18 +16612,22 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][576]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 343581696,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 343581696,
-              "project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
+              "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [576][3456]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
-              "expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15563,10 +16642,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
-              "project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+              "frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
         .init("features.7.1", kind: "shortcut forward", macsPerImage: nil,
@@ -15575,10 +16656,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [576][3456]"),
+        .init("features.7.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
-              "expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -15593,10 +16676,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
-              "project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+              "frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
         .init("features.7.2", kind: "shortcut forward", macsPerImage: nil,
@@ -15605,10 +16690,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [576][2304]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 383533056,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 383533056,
-              "head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
+              "frozen: head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2304]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2304]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

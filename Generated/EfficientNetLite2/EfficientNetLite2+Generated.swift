@@ -1173,10 +1173,11 @@ public final class EfficientNetLite2Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 1280, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 352, outChannels: 1280, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1248, outChannels: 352, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 208, outChannels: 1248, threads: pool.threadCount))
@@ -1327,19 +1328,30 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 16, inChannels: 32, into: s.f + 1280)
         s.profiler?.stop(8)
-        // features.1.0.block.1 project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(3), pixels: 16900 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
-        s.profiler?.stop(9)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 130, 130, 16]
+        // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 32] -> [n, 130, 130, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16,
-                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(5), savedMean: s.f + 452544, savedInvStd: s.f + 452560,
-                runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 16900 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 452544, savedInvStd: s.f + 452560,
+                runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
+            s.profiler?.stop(9)
+        }
+        // features.1.0.block.1 frozen: project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(3), pixels: 16900 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(4), pool: pool)
             s.profiler?.stop(10)
+        }
+        // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 130, 130, 16]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920,
+                beta: s.p + 1936, savedMean: s.f + 452544, savedInvStd: s.f + 452560, activation: .identity,
+                output: s.tensor(5), pool: pool)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks > 1 {
@@ -1347,7 +1359,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 452544, pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(12)
         }
     }
 
@@ -1356,20 +1368,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1984, outChannels: 96, inChannels: 16, into: s.f + 1280)
-        s.profiler?.stop(12)
-        // features.2.0.block.0 expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(5), pixels: 16900 &* s.n, inChannels: 16, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(13)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 96]
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 16] -> [n, 130, 130, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
-                gamma: s.p + 3520, beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(7), savedMean: s.f + 452576, savedInvStd: s.f + 452672,
-                runningMean: s.p + 3712, runningVar: s.p + 3808, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 16900 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 452576, savedInvStd: s.f + 452672,
+                runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(5), pixels: 16900 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(6), pool: pool)
+            s.profiler?.stop(15)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 130, 130, 96]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, savedMean: s.f + 452576, savedInvStd: s.f + 452672, activation: .relu6,
+                output: s.tensor(7), pool: pool)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks > 2 {
@@ -1377,18 +1400,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 452576, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 452960)
-        s.profiler?.stop(16)
+        s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 130, width: 130, channels: 96, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 452960, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1396,7 +1419,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(9), savedMean: s.f + 452768, savedInvStd: s.f + 452864,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks > 2 {
@@ -1404,25 +1427,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 452768, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5152, outChannels: 24, inChannels: 96, into: s.f + 1280)
-        s.profiler?.stop(20)
-        // features.2.0.block.2 project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 4225 &* s.n, inChannels: 96, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(21)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
+        s.profiler?.stop(22)
+        // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 96] -> [n, 65, 65, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24,
-                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(11), savedMean: s.f + 454688, savedInvStd: s.f + 454712,
-                runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
-            s.profiler?.stop(22)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 4225 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454688, savedInvStd: s.f + 454712,
+                runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
+            s.profiler?.stop(23)
+        }
+        // features.2.0.block.2 frozen: project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(9), pixels: 4225 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(10), pool: pool)
+            s.profiler?.stop(24)
+        }
+        // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456,
+                beta: s.p + 7488, savedMean: s.f + 454688, savedInvStd: s.f + 454712, activation: .identity,
+                output: s.tensor(11), pool: pool)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 2 {
@@ -1430,7 +1464,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 454688, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(26)
         }
     }
 
@@ -1439,20 +1473,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7584, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(24)
-        // features.2.1.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(11), pixels: 4225 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(25)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
+        s.profiler?.stop(27)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(13), savedMean: s.f + 454736, savedInvStd: s.f + 454880,
-                runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
-            s.profiler?.stop(26)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 4225 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454736, savedInvStd: s.f + 454880,
+                runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
+            s.profiler?.stop(28)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(11), pixels: 4225 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(12), pool: pool)
+            s.profiler?.stop(29)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
+                beta: s.p + 11184, savedMean: s.f + 454736, savedInvStd: s.f + 454880, activation: .relu6,
+                output: s.tensor(13), pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
@@ -1460,18 +1505,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 454736, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 455312)
-        s.profiler?.stop(28)
+        s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 455312, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(29)
+        s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1479,7 +1524,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(15), savedMean: s.f + 455024, savedInvStd: s.f + 455168,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
@@ -1487,25 +1532,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 455024, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13488, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(32)
-        // features.2.1.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(15), pixels: 4225 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
-        s.profiler?.stop(33)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
+        s.profiler?.stop(36)
+        // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24,
-                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 457904, savedInvStd: s.f + 457928,
-                runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
-            s.profiler?.stop(34)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 4225 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457904, savedInvStd: s.f + 457928,
+                runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
+            s.profiler?.stop(37)
+        }
+        // features.2.1.block.2 frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(15), pixels: 4225 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(38)
+        }
+        // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944,
+                beta: s.p + 16976, savedMean: s.f + 457904, savedInvStd: s.f + 457928, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 3 {
@@ -1513,21 +1569,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 457904, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(36)
+            s.profiler?.stop(41)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 101400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(37)
+        s.profiler?.stop(42)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -1535,20 +1591,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17072, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(38)
-        // features.2.2.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 4225 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(39)
-        // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
+        s.profiler?.stop(43)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(21), savedMean: s.f + 457952, savedInvStd: s.f + 458096,
-                runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
-            s.profiler?.stop(40)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 4225 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457952, savedInvStd: s.f + 458096,
+                runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
+            s.profiler?.stop(44)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(18), pixels: 4225 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(45)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
+                beta: s.p + 20672, savedMean: s.f + 457952, savedInvStd: s.f + 458096, activation: .relu6,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
@@ -1556,18 +1623,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 457952, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(47)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 458528)
-        s.profiler?.stop(42)
+        s.profiler?.stop(48)
         // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 458528, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(43)
+        s.profiler?.stop(49)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1575,7 +1642,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(23), savedMean: s.f + 458240, savedInvStd: s.f + 458384,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
@@ -1583,25 +1650,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 458240, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(51)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22976, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(46)
-        // features.2.2.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(23), pixels: 4225 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
-        s.profiler?.stop(47)
-        // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 65, 65, 24]
+        s.profiler?.stop(52)
+        // features.2.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24,
-                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(25), savedMean: s.f + 461120, savedInvStd: s.f + 461144,
-                runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
-            s.profiler?.stop(48)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 4225 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(24), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 461120, savedInvStd: s.f + 461144,
+                runningMean: s.p + 26496, runningVar: s.p + 26528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(53)
+        }
+        // features.2.2.block.2 frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(23), pixels: 4225 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(24), pool: pool)
+            s.profiler?.stop(54)
+        }
+        // features.2.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432,
+                beta: s.p + 26464, savedMean: s.f + 461120, savedInvStd: s.f + 461144, activation: .identity,
+                output: s.tensor(25), pool: pool)
+            s.profiler?.stop(55)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 4 {
@@ -1609,21 +1687,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 461120, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(50)
+            s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 101400, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(58)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
@@ -1631,20 +1709,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26560, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(52)
-        // features.3.0.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(26), pixels: 4225 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(53)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
+        s.profiler?.stop(59)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(29), savedMean: s.f + 461168, savedInvStd: s.f + 461312,
-                runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(26), pixels: 4225 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(28), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 461168, savedInvStd: s.f + 461312,
+                runningMean: s.p + 30304, runningVar: s.p + 30448, workspace: s.ws, pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(26), pixels: 4225 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(61)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
+                beta: s.p + 30160, savedMean: s.f + 461168, savedInvStd: s.f + 461312, activation: .relu6,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 5 {
@@ -1652,18 +1741,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 461168, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(63)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 461744)
-        s.profiler?.stop(56)
+        s.profiler?.stop(64)
         // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 461744, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(65)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1671,7 +1760,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(31), savedMean: s.f + 461456, savedInvStd: s.f + 461600,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks > 5 {
@@ -1679,25 +1768,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.tensor(31), scratch: s.f + 461456, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(67)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 34768, outChannels: 48, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(60)
-        // features.3.0.block.2 project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(31), pixels: 1089 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(61)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
+        s.profiler?.stop(68)
+        // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 48]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48,
-                gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(33), savedMean: s.f + 468944, savedInvStd: s.f + 468992,
-                runningMean: s.p + 41776, runningVar: s.p + 41824, pool: pool)
-            s.profiler?.stop(62)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(31), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(32), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 468944, savedInvStd: s.f + 468992,
+                runningMean: s.p + 41776, runningVar: s.p + 41824, workspace: s.ws, pool: pool)
+            s.profiler?.stop(69)
+        }
+        // features.3.0.block.2 frozen: project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(31), pixels: 1089 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(32), pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680,
+                beta: s.p + 41728, savedMean: s.f + 468944, savedInvStd: s.f + 468992, activation: .identity,
+                output: s.tensor(33), pool: pool)
+            s.profiler?.stop(71)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 5 {
@@ -1705,7 +1805,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, runningMean: s.p + 41776, runningVar: s.p + 41824, eps: 0.001,
                 activation: .identity, output: s.tensor(33), scratch: s.f + 468944, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(72)
         }
     }
 
@@ -1714,20 +1814,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 41872, outChannels: 288, inChannels: 48, into: s.f + 1280)
-        s.profiler?.stop(64)
-        // features.3.1.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(33), pixels: 1089 &* s.n, inChannels: 48, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(65)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
+        s.profiler?.stop(73)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(35), savedMean: s.f + 469040, savedInvStd: s.f + 469328,
-                runningMean: s.p + 56272, runningVar: s.p + 56560, pool: pool)
-            s.profiler?.stop(66)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(33), pixels: 1089 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(34), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 469040, savedInvStd: s.f + 469328,
+                runningMean: s.p + 56272, runningVar: s.p + 56560, workspace: s.ws, pool: pool)
+            s.profiler?.stop(74)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(33), pixels: 1089 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(34), pool: pool)
+            s.profiler?.stop(75)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
+                beta: s.p + 55984, savedMean: s.f + 469040, savedInvStd: s.f + 469328, activation: .relu6,
+                output: s.tensor(35), pool: pool)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
@@ -1735,18 +1846,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 469040, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(77)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 470192)
-        s.profiler?.stop(68)
+        s.profiler?.stop(78)
         // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 470192, bias: s.f,
             activation: .identity, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(69)
+        s.profiler?.stop(79)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1754,7 +1865,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(37), savedMean: s.f + 469616, savedInvStd: s.f + 469904,
                 runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
@@ -1762,25 +1873,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 469616, pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(81)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 65200, outChannels: 48, inChannels: 288, into: s.f + 1280)
-        s.profiler?.stop(72)
-        // features.3.1.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(37), pixels: 1089 &* s.n, inChannels: 288, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(73)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
+        s.profiler?.stop(82)
+        // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48,
-                gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 484592, savedInvStd: s.f + 484640,
-                runningMean: s.p + 79120, runningVar: s.p + 79168, pool: pool)
-            s.profiler?.stop(74)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(37), pixels: 1089 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(38), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 484592, savedInvStd: s.f + 484640,
+                runningMean: s.p + 79120, runningVar: s.p + 79168, workspace: s.ws, pool: pool)
+            s.profiler?.stop(83)
+        }
+        // features.3.1.block.2 frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(37), pixels: 1089 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(84)
+        }
+        // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024,
+                beta: s.p + 79072, savedMean: s.f + 484592, savedInvStd: s.f + 484640, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(85)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 6 {
@@ -1788,21 +1910,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, runningMean: s.p + 79120, runningVar: s.p + 79168, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 484592, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(86)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(76)
+            s.profiler?.stop(87)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 52272, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(88)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -1810,20 +1932,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 79216, outChannels: 288, inChannels: 48, into: s.f + 1280)
-        s.profiler?.stop(78)
-        // features.3.2.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(40), pixels: 1089 &* s.n, inChannels: 48, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(79)
-        // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
+        s.profiler?.stop(89)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(43), savedMean: s.f + 484688, savedInvStd: s.f + 484976,
-                runningMean: s.p + 93616, runningVar: s.p + 93904, pool: pool)
-            s.profiler?.stop(80)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 1089 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(42), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 484688, savedInvStd: s.f + 484976,
+                runningMean: s.p + 93616, runningVar: s.p + 93904, workspace: s.ws, pool: pool)
+            s.profiler?.stop(90)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(40), pixels: 1089 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(91)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
+                beta: s.p + 93328, savedMean: s.f + 484688, savedInvStd: s.f + 484976, activation: .relu6,
+                output: s.tensor(43), pool: pool)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
@@ -1831,18 +1964,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
                 activation: .relu6, output: s.tensor(43), scratch: s.f + 484688, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(93)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 485840)
-        s.profiler?.stop(82)
+        s.profiler?.stop(94)
         // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 485840, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(83)
+        s.profiler?.stop(95)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1850,7 +1983,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(45), savedMean: s.f + 485264, savedInvStd: s.f + 485552,
                 runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
@@ -1858,25 +1991,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
                 eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 485264, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(97)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 102544, outChannels: 48, inChannels: 288, into: s.f + 1280)
-        s.profiler?.stop(86)
-        // features.3.2.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(45), pixels: 1089 &* s.n, inChannels: 288, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
-        s.profiler?.stop(87)
-        // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 33, 33, 48]
+        s.profiler?.stop(98)
+        // features.3.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48,
-                gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(47), savedMean: s.f + 500240, savedInvStd: s.f + 500288,
-                runningMean: s.p + 116464, runningVar: s.p + 116512, pool: pool)
-            s.profiler?.stop(88)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(45), pixels: 1089 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(46), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 500240, savedInvStd: s.f + 500288,
+                runningMean: s.p + 116464, runningVar: s.p + 116512, workspace: s.ws, pool: pool)
+            s.profiler?.stop(99)
+        }
+        // features.3.2.block.2 frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(45), pixels: 1089 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+                output: s.tensor(46), pool: pool)
+            s.profiler?.stop(100)
+        }
+        // features.3.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368,
+                beta: s.p + 116416, savedMean: s.f + 500240, savedInvStd: s.f + 500288, activation: .identity,
+                output: s.tensor(47), pool: pool)
+            s.profiler?.stop(101)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 7 {
@@ -1884,21 +2028,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, runningMean: s.p + 116464, runningVar: s.p + 116512,
                 eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 500240, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(102)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(90)
+            s.profiler?.stop(103)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 52272, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(91)
+        s.profiler?.stop(104)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
@@ -1906,20 +2050,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 116560, outChannels: 288, inChannels: 48, into: s.f + 1280)
-        s.profiler?.stop(92)
-        // features.4.0.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(48), pixels: 1089 &* s.n, inChannels: 48, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(93)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
+        s.profiler?.stop(105)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(51), savedMean: s.f + 500336, savedInvStd: s.f + 500624,
-                runningMean: s.p + 130960, runningVar: s.p + 131248, pool: pool)
-            s.profiler?.stop(94)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(48), pixels: 1089 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(50), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 500336, savedInvStd: s.f + 500624,
+                runningMean: s.p + 130960, runningVar: s.p + 131248, workspace: s.ws, pool: pool)
+            s.profiler?.stop(106)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(48), pixels: 1089 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(107)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 500336, savedInvStd: s.f + 500624,
+                activation: .relu6, output: s.tensor(51), pool: pool)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 8 {
@@ -1927,18 +2082,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 500336, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(109)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 501488)
-        s.profiler?.stop(96)
+        s.profiler?.stop(110)
         // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 33, width: 33, channels: 288, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 501488, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(97)
+        s.profiler?.stop(111)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1946,7 +2101,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(53), savedMean: s.f + 500912, savedInvStd: s.f + 501200,
                 runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks > 8 {
@@ -1954,25 +2109,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 500912, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(113)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [288][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135280, outChannels: 88, inChannels: 288, into: s.f + 1280)
-        s.profiler?.stop(100)
-        // features.4.0.block.2 project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(53), pixels: 289 &* s.n, inChannels: 288, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(101)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
+        s.profiler?.stop(114)
+        // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 288] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(55), savedMean: s.f + 506672, savedInvStd: s.f + 506760,
-                runningMean: s.p + 160816, runningVar: s.p + 160912, pool: pool)
-            s.profiler?.stop(102)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(53), pixels: 289 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(54), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 506672, savedInvStd: s.f + 506760,
+                runningMean: s.p + 160816, runningVar: s.p + 160912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(115)
+        }
+        // features.4.0.block.2 frozen: project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(53), pixels: 289 &* s.n, inChannels: 288,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(116)
+        }
+        // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 289 &* s.n, channels: 88, gamma: s.p + 160624,
+                beta: s.p + 160720, savedMean: s.f + 506672, savedInvStd: s.f + 506760, activation: .identity,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(117)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 8 {
@@ -1980,7 +2146,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, runningMean: s.p + 160816, runningVar: s.p + 160912,
                 eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 506672, pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(118)
         }
     }
 
@@ -1989,20 +2155,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 161008, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(104)
-        // features.4.1.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(55), pixels: 289 &* s.n, inChannels: 88, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(105)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        s.profiler?.stop(119)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(57), savedMean: s.f + 506848, savedInvStd: s.f + 507376,
-                runningMean: s.p + 208528, runningVar: s.p + 209056, pool: pool)
-            s.profiler?.stop(106)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(55), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(56), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 506848, savedInvStd: s.f + 507376,
+                runningMean: s.p + 208528, runningVar: s.p + 209056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(120)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(55), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(56), pool: pool)
+            s.profiler?.stop(121)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
+                beta: s.p + 208000, savedMean: s.f + 506848, savedInvStd: s.f + 507376, activation: .relu6,
+                output: s.tensor(57), pool: pool)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
@@ -2010,18 +2187,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 506848, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(123)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 508960)
-        s.profiler?.stop(108)
+        s.profiler?.stop(124)
         // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 508960, bias: s.f,
             activation: .identity, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(125)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2029,7 +2206,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(59), savedMean: s.f + 507904, savedInvStd: s.f + 508432,
                 runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
@@ -2037,25 +2214,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 507904, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(127)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 216448, outChannels: 88, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(112)
-        // features.4.1.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(59), pixels: 289 &* s.n, inChannels: 528, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
-        s.profiler?.stop(113)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
+        s.profiler?.stop(128)
+        // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(61), savedMean: s.f + 518464, savedInvStd: s.f + 518552,
-                runningMean: s.p + 263104, runningVar: s.p + 263200, pool: pool)
-            s.profiler?.stop(114)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(59), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(60), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 518464, savedInvStd: s.f + 518552,
+                runningMean: s.p + 263104, runningVar: s.p + 263200, workspace: s.ws, pool: pool)
+            s.profiler?.stop(129)
+        }
+        // features.4.1.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(59), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(60), pool: pool)
+            s.profiler?.stop(130)
+        }
+        // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912,
+                beta: s.p + 263008, savedMean: s.f + 518464, savedInvStd: s.f + 518552, activation: .identity,
+                output: s.tensor(61), pool: pool)
+            s.profiler?.stop(131)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 9 {
@@ -2063,21 +2251,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, runningMean: s.p + 263104, runningVar: s.p + 263200,
                 eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 518464, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(132)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(116)
+            s.profiler?.stop(133)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 25432, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(117)
+        s.profiler?.stop(134)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -2085,20 +2273,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 263296, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(118)
-        // features.4.2.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(62), pixels: 289 &* s.n, inChannels: 88, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(119)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        s.profiler?.stop(135)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(65), savedMean: s.f + 518640, savedInvStd: s.f + 519168,
-                runningMean: s.p + 310816, runningVar: s.p + 311344, pool: pool)
-            s.profiler?.stop(120)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(64), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 518640, savedInvStd: s.f + 519168,
+                runningMean: s.p + 310816, runningVar: s.p + 311344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(136)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(62), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(64), pool: pool)
+            s.profiler?.stop(137)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
+                beta: s.p + 310288, savedMean: s.f + 518640, savedInvStd: s.f + 519168, activation: .relu6,
+                output: s.tensor(65), pool: pool)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
@@ -2106,18 +2305,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 518640, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(139)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 520752)
-        s.profiler?.stop(122)
+        s.profiler?.stop(140)
         // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 520752, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(123)
+        s.profiler?.stop(141)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2125,7 +2324,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(67), savedMean: s.f + 519696, savedInvStd: s.f + 520224,
                 runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
@@ -2133,25 +2332,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 519696, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(143)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 318736, outChannels: 88, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(126)
-        // features.4.2.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(67), pixels: 289 &* s.n, inChannels: 528, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(127)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
+        s.profiler?.stop(144)
+        // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(69), savedMean: s.f + 530256, savedInvStd: s.f + 530344,
-                runningMean: s.p + 365392, runningVar: s.p + 365488, pool: pool)
-            s.profiler?.stop(128)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(67), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(68), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 530256, savedInvStd: s.f + 530344,
+                runningMean: s.p + 365392, runningVar: s.p + 365488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(145)
+        }
+        // features.4.2.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(67), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(68), pool: pool)
+            s.profiler?.stop(146)
+        }
+        // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200,
+                beta: s.p + 365296, savedMean: s.f + 530256, savedInvStd: s.f + 530344, activation: .identity,
+                output: s.tensor(69), pool: pool)
+            s.profiler?.stop(147)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 10 {
@@ -2159,21 +2369,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, runningMean: s.p + 365392, runningVar: s.p + 365488,
                 eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 530256, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(148)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572, into: s.tensor(71),
                 random: &random)
-            s.profiler?.stop(130)
+            s.profiler?.stop(149)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 25432, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(131)
+        s.profiler?.stop(150)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -2181,20 +2391,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 365584, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(132)
-        // features.4.3.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(70), pixels: 289 &* s.n, inChannels: 88, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(133)
-        // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        s.profiler?.stop(151)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(73), savedMean: s.f + 530432, savedInvStd: s.f + 530960,
-                runningMean: s.p + 413104, runningVar: s.p + 413632, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(72), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 530432, savedInvStd: s.f + 530960,
+                runningMean: s.p + 413104, runningVar: s.p + 413632, workspace: s.ws, pool: pool)
+            s.profiler?.stop(152)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(70), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(153)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
+                beta: s.p + 412576, savedMean: s.f + 530432, savedInvStd: s.f + 530960, activation: .relu6,
+                output: s.tensor(73), pool: pool)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
@@ -2202,18 +2423,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 530432, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(155)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 532544)
-        s.profiler?.stop(136)
+        s.profiler?.stop(156)
         // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 532544, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(157)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2221,7 +2442,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(75), savedMean: s.f + 531488, savedInvStd: s.f + 532016,
                 runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
@@ -2229,25 +2450,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
                 eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 531488, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(159)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 421024, outChannels: 88, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(140)
-        // features.4.3.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(75), pixels: 289 &* s.n, inChannels: 528, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(141)
-        // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 88]
+        s.profiler?.stop(160)
+        // features.4.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 289 &* s.n, channels: 88,
-                gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(77), savedMean: s.f + 542048, savedInvStd: s.f + 542136,
-                runningMean: s.p + 467680, runningVar: s.p + 467776, pool: pool)
-            s.profiler?.stop(142)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(76), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542048, savedInvStd: s.f + 542136,
+                runningMean: s.p + 467680, runningVar: s.p + 467776, workspace: s.ws, pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.4.3.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(75), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(162)
+        }
+        // features.4.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488,
+                beta: s.p + 467584, savedMean: s.f + 542048, savedInvStd: s.f + 542136, activation: .identity,
+                output: s.tensor(77), pool: pool)
+            s.profiler?.stop(163)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 11 {
@@ -2255,21 +2487,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, runningMean: s.p + 467680, runningVar: s.p + 467776,
                 eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 542048, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(164)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(144)
+            s.profiler?.stop(165)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 25432, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(166)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
@@ -2277,20 +2509,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 467872, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(146)
-        // features.5.0.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(78), pixels: 289 &* s.n, inChannels: 88, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
-        s.profiler?.stop(147)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        s.profiler?.stop(167)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(81), savedMean: s.f + 542224, savedInvStd: s.f + 542752,
-                runningMean: s.p + 515392, runningVar: s.p + 515920, pool: pool)
-            s.profiler?.stop(148)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(80), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542224, savedInvStd: s.f + 542752,
+                runningMean: s.p + 515392, runningVar: s.p + 515920, workspace: s.ws, pool: pool)
+            s.profiler?.stop(168)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(78), pixels: 289 &* s.n, inChannels: 88,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+                output: s.tensor(80), pool: pool)
+            s.profiler?.stop(169)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
+                beta: s.p + 514864, savedMean: s.f + 542224, savedInvStd: s.f + 542752, activation: .relu6,
+                output: s.tensor(81), pool: pool)
+            s.profiler?.stop(170)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
@@ -2298,18 +2541,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 542224, pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(171)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 544336)
-        s.profiler?.stop(150)
+        s.profiler?.stop(172)
         // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 17, width: 17, channels: 528, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 544336, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(151)
+        s.profiler?.stop(173)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2317,7 +2560,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(83), savedMean: s.f + 543280, savedInvStd: s.f + 543808,
                 runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(174)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
@@ -2325,25 +2568,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
                 eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 543280, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(175)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [528][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 531760, outChannels: 120, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(154)
-        // features.5.0.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(83), pixels: 289 &* s.n, inChannels: 528, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(155)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
+        s.profiler?.stop(176)
+        // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 570736, savedInvStd: s.f + 570856,
-                runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
-            s.profiler?.stop(156)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(84), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 570736, savedInvStd: s.f + 570856,
+                runningMean: s.p + 595376, runningVar: s.p + 595504, workspace: s.ws, pool: pool)
+            s.profiler?.stop(177)
+        }
+        // features.5.0.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(83), pixels: 289 &* s.n, inChannels: 528,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 289 &* s.n, channels: 120, gamma: s.p + 595120,
+                beta: s.p + 595248, savedMean: s.f + 570736, savedInvStd: s.f + 570856, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(179)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 12 {
@@ -2351,7 +2605,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, runningMean: s.p + 595376, runningVar: s.p + 595504,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 570736, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(180)
         }
     }
 
@@ -2360,20 +2614,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 595632, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(158)
-        // features.5.1.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(85), pixels: 289 &* s.n, inChannels: 120, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(159)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        s.profiler?.stop(181)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(87), savedMean: s.f + 570976, savedInvStd: s.f + 571696,
-                runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
-            s.profiler?.stop(160)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(85), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(86), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 570976, savedInvStd: s.f + 571696,
+                runningMean: s.p + 683472, runningVar: s.p + 684192, workspace: s.ws, pool: pool)
+            s.profiler?.stop(182)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(85), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(86), pool: pool)
+            s.profiler?.stop(183)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
+                beta: s.p + 682752, savedMean: s.f + 570976, savedInvStd: s.f + 571696, activation: .relu6,
+                output: s.tensor(87), pool: pool)
+            s.profiler?.stop(184)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
@@ -2381,18 +2646,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
                 eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 570976, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(185)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 573856)
-        s.profiler?.stop(162)
+        s.profiler?.stop(186)
         // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 573856, bias: s.f,
             activation: .identity, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(163)
+        s.profiler?.stop(187)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2400,7 +2665,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(89), savedMean: s.f + 572416, savedInvStd: s.f + 573136,
                 runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(188)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
@@ -2408,25 +2673,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 572416, pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(189)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 705792, outChannels: 120, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(166)
-        // features.5.1.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(89), pixels: 289 &* s.n, inChannels: 720, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(167)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
+        s.profiler?.stop(190)
+        // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(91), savedMean: s.f + 609856, savedInvStd: s.f + 609976,
-                runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
-            s.profiler?.stop(168)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(89), pixels: 289 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(90), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 609856, savedInvStd: s.f + 609976,
+                runningMean: s.p + 792448, runningVar: s.p + 792576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(191)
+        }
+        // features.5.1.block.2 frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(89), pixels: 289 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(90), pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192,
+                beta: s.p + 792320, savedMean: s.f + 609856, savedInvStd: s.f + 609976, activation: .identity,
+                output: s.tensor(91), pool: pool)
+            s.profiler?.stop(193)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 13 {
@@ -2434,21 +2710,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, runningMean: s.p + 792448, runningVar: s.p + 792576,
                 eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 609856, pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(194)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143, into: s.tensor(93),
                 random: &random)
-            s.profiler?.stop(170)
+            s.profiler?.stop(195)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(85), branch: s.tensor(91),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 34680, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(196)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -2456,20 +2732,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 792704, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(172)
-        // features.5.2.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 289 &* s.n, inChannels: 120, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(173)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        s.profiler?.stop(197)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(95), savedMean: s.f + 610096, savedInvStd: s.f + 610816,
-                runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
-            s.profiler?.stop(174)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(94), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 610096, savedInvStd: s.f + 610816,
+                runningMean: s.p + 880544, runningVar: s.p + 881264, workspace: s.ws, pool: pool)
+            s.profiler?.stop(198)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(92), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(94), pool: pool)
+            s.profiler?.stop(199)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
+                beta: s.p + 879824, savedMean: s.f + 610096, savedInvStd: s.f + 610816, activation: .relu6,
+                output: s.tensor(95), pool: pool)
+            s.profiler?.stop(200)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
@@ -2477,18 +2764,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 610096, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(201)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 612976)
-        s.profiler?.stop(176)
+        s.profiler?.stop(202)
         // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 612976, bias: s.f,
             activation: .identity, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(177)
+        s.profiler?.stop(203)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2496,7 +2783,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(97), savedMean: s.f + 611536, savedInvStd: s.f + 612256,
                 runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(204)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
@@ -2504,25 +2791,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 611536, pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(205)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 902864, outChannels: 120, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(180)
-        // features.5.2.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 289 &* s.n, inChannels: 720, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(181)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
+        s.profiler?.stop(206)
+        // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(99), savedMean: s.f + 648976, savedInvStd: s.f + 649096,
-                runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
-            s.profiler?.stop(182)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 289 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(98), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 648976, savedInvStd: s.f + 649096,
+                runningMean: s.p + 989520, runningVar: s.p + 989648, workspace: s.ws, pool: pool)
+            s.profiler?.stop(207)
+        }
+        // features.5.2.block.2 frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(97), pixels: 289 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(98), pool: pool)
+            s.profiler?.stop(208)
+        }
+        // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264,
+                beta: s.p + 989392, savedMean: s.f + 648976, savedInvStd: s.f + 649096, activation: .identity,
+                output: s.tensor(99), pool: pool)
+            s.profiler?.stop(209)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 14 {
@@ -2530,21 +2828,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, runningMean: s.p + 989520, runningVar: s.p + 989648,
                 eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 648976, pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(210)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381, into: s.tensor(101),
                 random: &random)
-            s.profiler?.stop(184)
+            s.profiler?.stop(211)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(92), branch: s.tensor(99),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 34680, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(212)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -2552,20 +2850,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 989776, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(186)
-        // features.5.3.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(100), pixels: 289 &* s.n, inChannels: 120, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(187)
-        // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        s.profiler?.stop(213)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(103), savedMean: s.f + 649216, savedInvStd: s.f + 649936,
-                runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
-            s.profiler?.stop(188)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(102), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 649216, savedInvStd: s.f + 649936,
+                runningMean: s.p + 1077616, runningVar: s.p + 1078336, workspace: s.ws, pool: pool)
+            s.profiler?.stop(214)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(100), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(102), pool: pool)
+            s.profiler?.stop(215)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 649216, savedInvStd: s.f + 649936,
+                activation: .relu6, output: s.tensor(103), pool: pool)
+            s.profiler?.stop(216)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
@@ -2573,18 +2882,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 649216, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(217)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 652096)
-        s.profiler?.stop(190)
+        s.profiler?.stop(218)
         // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 652096, bias: s.f,
             activation: .identity, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(191)
+        s.profiler?.stop(219)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2592,7 +2901,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(105), savedMean: s.f + 650656, savedInvStd: s.f + 651376,
                 runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(220)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
@@ -2600,25 +2909,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 650656, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(221)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1099936, outChannels: 120, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(194)
-        // features.5.3.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(105), pixels: 289 &* s.n, inChannels: 720, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(195)
-        // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 17, 17, 120]
+        s.profiler?.stop(222)
+        // features.5.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 688096, savedInvStd: s.f + 688216,
-                runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
-            s.profiler?.stop(196)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(105), pixels: 289 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(106), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 688096, savedInvStd: s.f + 688216,
+                runningMean: s.p + 1186592, runningVar: s.p + 1186720, workspace: s.ws, pool: pool)
+            s.profiler?.stop(223)
+        }
+        // features.5.3.block.2 frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(105), pixels: 289 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.5.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 688096, savedInvStd: s.f + 688216,
+                activation: .identity, output: s.tensor(107), pool: pool)
+            s.profiler?.stop(225)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 15 {
@@ -2626,21 +2946,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, runningMean: s.p + 1186592, runningVar: s.p + 1186720,
                 eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 688096, pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(226)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(198)
+            s.profiler?.stop(227)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34680, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(228)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
@@ -2648,20 +2968,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1186848, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(200)
-        // features.6.0.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 289 &* s.n, inChannels: 120, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(201)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        s.profiler?.stop(229)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(111), savedMean: s.f + 688336, savedInvStd: s.f + 689056,
-                runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
-            s.profiler?.stop(202)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(110), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 688336, savedInvStd: s.f + 689056,
+                runningMean: s.p + 1274688, runningVar: s.p + 1275408, workspace: s.ws, pool: pool)
+            s.profiler?.stop(230)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(108), pixels: 289 &* s.n, inChannels: 120,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+                output: s.tensor(110), pool: pool)
+            s.profiler?.stop(231)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 688336, savedInvStd: s.f + 689056,
+                activation: .relu6, output: s.tensor(111), pool: pool)
+            s.profiler?.stop(232)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 16 {
@@ -2669,18 +3000,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 688336, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(233)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 691216)
-        s.profiler?.stop(204)
+        s.profiler?.stop(234)
         // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 691216, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(235)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -2688,7 +3019,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(113), savedMean: s.f + 689776, savedInvStd: s.f + 690496,
                 runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(236)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks > 16 {
@@ -2696,25 +3027,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 689776, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(237)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [720][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1297008, outChannels: 208, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(208)
-        // features.6.0.block.2 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(113), pixels: 81 &* s.n, inChannels: 720, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(114), pool: pool)
-        s.profiler?.stop(209)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(238)
+        // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(115), savedMean: s.f + 727216, savedInvStd: s.f + 727424,
-                runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
-            s.profiler?.stop(210)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(113), pixels: 81 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(114), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 727216, savedInvStd: s.f + 727424,
+                runningMean: s.p + 1447184, runningVar: s.p + 1447392, workspace: s.ws, pool: pool)
+            s.profiler?.stop(239)
+        }
+        // features.6.0.block.2 frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(113), pixels: 81 &* s.n, inChannels: 720,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(114), pool: pool)
+            s.profiler?.stop(240)
+        }
+        // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 727216, savedInvStd: s.f + 727424,
+                activation: .identity, output: s.tensor(115), pool: pool)
+            s.profiler?.stop(241)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 16 {
@@ -2722,7 +3064,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, runningMean: s.p + 1447184, runningVar: s.p + 1447392,
                 eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 727216, pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(242)
         }
     }
 
@@ -2731,20 +3073,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1447600, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(212)
-        // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(115), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(116), pool: pool)
-        s.profiler?.stop(213)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        s.profiler?.stop(243)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(117), savedMean: s.f + 727632, savedInvStd: s.f + 728880,
-                runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
-            s.profiler?.stop(214)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(115), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(116), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 727632, savedInvStd: s.f + 728880,
+                runningMean: s.p + 1709680, runningVar: s.p + 1710928, workspace: s.ws, pool: pool)
+            s.profiler?.stop(244)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(115), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(116), pool: pool)
+            s.profiler?.stop(245)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 727632, savedInvStd: s.f + 728880,
+                activation: .relu6, output: s.tensor(117), pool: pool)
+            s.profiler?.stop(246)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
@@ -2752,18 +3105,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
                 eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 727632, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(247)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 732624)
-        s.profiler?.stop(216)
+        s.profiler?.stop(248)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 732624, bias: s.f,
             activation: .identity, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(249)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -2771,7 +3124,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(119), savedMean: s.f + 730128, savedInvStd: s.f + 731376,
                 runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(250)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
@@ -2779,25 +3132,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 730128, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(251)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1748368, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(220)
-        // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(119), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(221)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(252)
+        // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(121), savedMean: s.f + 795024, savedInvStd: s.f + 795232,
-                runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
-            s.profiler?.stop(222)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(119), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(120), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 795024, savedInvStd: s.f + 795232,
+                runningMean: s.p + 2008368, runningVar: s.p + 2008576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(253)
+        }
+        // features.6.1.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(119), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(120), pool: pool)
+            s.profiler?.stop(254)
+        }
+        // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 795024, savedInvStd: s.f + 795232,
+                activation: .identity, output: s.tensor(121), pool: pool)
+            s.profiler?.stop(255)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
@@ -2805,21 +3169,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, runningMean: s.p + 2008368, runningVar: s.p + 2008576,
                 eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 795024, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(256)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524, into: s.tensor(123),
                 random: &random)
-            s.profiler?.stop(224)
+            s.profiler?.stop(257)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(115), branch: s.tensor(121),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(258)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -2827,20 +3191,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2008784, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(226)
-        // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(122), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(227)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        s.profiler?.stop(259)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(125), savedMean: s.f + 795440, savedInvStd: s.f + 796688,
-                runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
-            s.profiler?.stop(228)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(122), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(124), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 795440, savedInvStd: s.f + 796688,
+                runningMean: s.p + 2270864, runningVar: s.p + 2272112, workspace: s.ws, pool: pool)
+            s.profiler?.stop(260)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(122), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(124), pool: pool)
+            s.profiler?.stop(261)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 795440, savedInvStd: s.f + 796688,
+                activation: .relu6, output: s.tensor(125), pool: pool)
+            s.profiler?.stop(262)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -2848,18 +3223,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
                 eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 795440, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(263)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 800432)
-        s.profiler?.stop(230)
+        s.profiler?.stop(264)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 800432, bias: s.f,
             activation: .identity, output: s.tensor(126), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(265)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -2867,7 +3242,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(127), savedMean: s.f + 797936, savedInvStd: s.f + 799184,
                 runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(266)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -2875,25 +3250,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 797936, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(267)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2309552, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(234)
-        // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(127), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(128), pool: pool)
-        s.profiler?.stop(235)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(268)
+        // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(129), savedMean: s.f + 862832, savedInvStd: s.f + 863040,
-                runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
-            s.profiler?.stop(236)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(127), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(128), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 862832, savedInvStd: s.f + 863040,
+                runningMean: s.p + 2569552, runningVar: s.p + 2569760, workspace: s.ws, pool: pool)
+            s.profiler?.stop(269)
+        }
+        // features.6.2.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(127), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(128), pool: pool)
+            s.profiler?.stop(270)
+        }
+        // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 862832, savedInvStd: s.f + 863040,
+                activation: .identity, output: s.tensor(129), pool: pool)
+            s.profiler?.stop(271)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
@@ -2901,21 +3287,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, runningMean: s.p + 2569552, runningVar: s.p + 2569760,
                 eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 862832, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(272)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619, into: s.tensor(131),
                 random: &random)
-            s.profiler?.stop(238)
+            s.profiler?.stop(273)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(122), branch: s.tensor(129),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(274)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -2923,20 +3309,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2569968, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(240)
-        // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(130), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(241)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        s.profiler?.stop(275)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(133), savedMean: s.f + 863248, savedInvStd: s.f + 864496,
-                runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
-            s.profiler?.stop(242)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(130), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(132), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 863248, savedInvStd: s.f + 864496,
+                runningMean: s.p + 2832048, runningVar: s.p + 2833296, workspace: s.ws, pool: pool)
+            s.profiler?.stop(276)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(130), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(132), pool: pool)
+            s.profiler?.stop(277)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 863248, savedInvStd: s.f + 864496,
+                activation: .relu6, output: s.tensor(133), pool: pool)
+            s.profiler?.stop(278)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -2944,18 +3341,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 863248, pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(279)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 868240)
-        s.profiler?.stop(244)
+        s.profiler?.stop(280)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 868240, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(281)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -2963,7 +3360,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(135), savedMean: s.f + 865744, savedInvStd: s.f + 866992,
                 runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(282)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -2971,25 +3368,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 865744, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(283)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2870736, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(248)
-        // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(249)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(284)
+        // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(137), savedMean: s.f + 930640, savedInvStd: s.f + 930848,
-                runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
-            s.profiler?.stop(250)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(136), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 930640, savedInvStd: s.f + 930848,
+                runningMean: s.p + 3130736, runningVar: s.p + 3130944, workspace: s.ws, pool: pool)
+            s.profiler?.stop(285)
+        }
+        // features.6.3.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(136), pool: pool)
+            s.profiler?.stop(286)
+        }
+        // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 930640, savedInvStd: s.f + 930848,
+                activation: .identity, output: s.tensor(137), pool: pool)
+            s.profiler?.stop(287)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
@@ -2997,21 +3405,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, runningMean: s.p + 3130736, runningVar: s.p + 3130944,
                 eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 930640, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(288)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143, into: s.tensor(139),
                 random: &random)
-            s.profiler?.stop(252)
+            s.profiler?.stop(289)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(130), branch: s.tensor(137),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(138), pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(290)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3019,20 +3427,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3131152, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(254)
-        // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
-        s.profiler?.stop(255)
-        // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        s.profiler?.stop(291)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(141), savedMean: s.f + 931056, savedInvStd: s.f + 932304,
-                runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
-            s.profiler?.stop(256)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(140), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 931056, savedInvStd: s.f + 932304,
+                runningMean: s.p + 3393232, runningVar: s.p + 3394480, workspace: s.ws, pool: pool)
+            s.profiler?.stop(292)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(140), pool: pool)
+            s.profiler?.stop(293)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 931056, savedInvStd: s.f + 932304,
+                activation: .relu6, output: s.tensor(141), pool: pool)
+            s.profiler?.stop(294)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -3040,18 +3459,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 931056, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(295)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 936048)
-        s.profiler?.stop(258)
+        s.profiler?.stop(296)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 936048, bias: s.f,
             activation: .identity, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(297)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3059,7 +3478,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(143), savedMean: s.f + 933552, savedInvStd: s.f + 934800,
                 runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(298)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -3067,25 +3486,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 933552, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(299)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3431920, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(262)
-        // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(263)
-        // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 208]
+        s.profiler?.stop(300)
+        // features.6.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(145), savedMean: s.f + 998448, savedInvStd: s.f + 998656,
-                runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
-            s.profiler?.stop(264)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(144), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 998448, savedInvStd: s.f + 998656,
+                runningMean: s.p + 3691920, runningVar: s.p + 3692128, workspace: s.ws, pool: pool)
+            s.profiler?.stop(301)
+        }
+        // features.6.4.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+                output: s.tensor(144), pool: pool)
+            s.profiler?.stop(302)
+        }
+        // features.6.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 998448, savedInvStd: s.f + 998656,
+                activation: .identity, output: s.tensor(145), pool: pool)
+            s.profiler?.stop(303)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
@@ -3093,21 +3523,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, runningMean: s.p + 3691920, runningVar: s.p + 3692128,
                 eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 998448, pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(304)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098, into: s.tensor(147),
                 random: &random)
-            s.profiler?.stop(266)
+            s.profiler?.stop(305)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(306)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
@@ -3115,20 +3545,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3692336, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(268)
-        // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 208, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(269)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        s.profiler?.stop(307)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(149), savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
-                runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
-            s.profiler?.stop(270)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(148), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
+                runningMean: s.p + 3954416, runningVar: s.p + 3955664, workspace: s.ws, pool: pool)
+            s.profiler?.stop(308)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 208,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
+                output: s.tensor(148), pool: pool)
+            s.profiler?.stop(309)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
+                activation: .relu6, output: s.tensor(149), pool: pool)
+            s.profiler?.stop(310)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -3136,18 +3577,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 998864, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(311)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 1003856)
-        s.profiler?.stop(272)
+        s.profiler?.stop(312)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1003856, bias: s.f,
             activation: .identity, output: s.tensor(150), pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(313)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3155,7 +3596,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(151), savedMean: s.f + 1001360, savedInvStd: s.f + 1002608,
                 runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(314)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -3163,25 +3604,36 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1001360, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(315)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1248][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3973136, outChannels: 352, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(276)
-        // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1248, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 352, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(277)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 9, 9, 352]
+        s.profiler?.stop(316)
+        // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(153), savedMean: s.f + 1026320, savedInvStd: s.f + 1026672,
-                runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
-            s.profiler?.stop(278)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 352, output: s.tensor(152), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1026320, savedInvStd: s.f + 1026672,
+                runningMean: s.p + 4413136, runningVar: s.p + 4413488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(317)
+        }
+        // features.7.0.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1248,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
+                output: s.tensor(152), pool: pool)
+            s.profiler?.stop(318)
+        }
+        // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1026320, savedInvStd: s.f + 1026672,
+                activation: .identity, output: s.tensor(153), pool: pool)
+            s.profiler?.stop(319)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 21 {
@@ -3189,7 +3641,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, runningMean: s.p + 4413136, runningVar: s.p + 4413488,
                 eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1026320, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(320)
         }
     }
 
@@ -3198,20 +3650,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [352][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4413840, outChannels: 1280, inChannels: 352, into: s.f + 1280)
-        s.profiler?.stop(280)
-        // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(153), pixels: 81 &* s.n, inChannels: 352, inputMajorWeights: s.f + 1280,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(281)
-        // features.8 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]
+        s.profiler?.stop(321)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
-                gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(155), savedMean: s.f + 1027024, savedInvStd: s.f + 1028304,
-                runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
-            s.profiler?.stop(282)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(153), pixels: 81 &* s.n, inChannels: 352,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(154), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1027024, savedInvStd: s.f + 1028304,
+                runningMean: s.p + 4866960, runningVar: s.p + 4868240, workspace: s.ws, pool: pool)
+            s.profiler?.stop(322)
+        }
+        // features.8 frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(153), pixels: 81 &* s.n, inChannels: 352,
+                inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1280]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
+                gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1027024, savedInvStd: s.f + 1028304,
+                activation: .relu6, output: s.tensor(155), pool: pool)
+            s.profiler?.stop(324)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 22 {
@@ -3219,7 +3682,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, runningMean: s.p + 4866960, runningVar: s.p + 4868240,
                 eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 1027024, pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(325)
         }
     }
 
@@ -3229,26 +3692,26 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(155), batch: s.n, pixels: 81, channels: 1280, output: s.tensor(156),
             pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(326)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(156), output: s.tensor(158), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(157), random: &random)
-        s.profiler?.stop(285)
+        s.profiler?.stop(327)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(158), batch: s.n, inFeatures: 1280, weights: s.p + 4869520, bias: s.p + 6149520,
             outFeatures: 1000, output: s.tensor(159), pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(328)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(159), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(160))
-        s.profiler?.stop(287)
+        s.profiler?.stop(329)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(159), count: 1000 &* s.n)
-        s.profiler?.stop(288)
+        s.profiler?.stop(330)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
@@ -3258,17 +3721,17 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(160), input: s.tensor(158), weights: s.p + 4869520,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(161), gradWeights: s.g + 4869520,
             gradBias: s.g + 6149520, pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(331)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(161), mask: s.tensor(157), count: 1280 &* s.n,
             gradInput: s.tensor(162))
-        s.profiler?.stop(290)
+        s.profiler?.stop(332)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(162), batch: s.n, pixels: 81, channels: 1280,
             gradInput: s.tensor(163), pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(333)
     }
 
     /// features.8 backward: head: conv 1x1 352 -> 1280
@@ -3279,13 +3742,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1027024,
             savedInvStd: s.f + 1028304, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4864400,
             gradBeta: s.g + 4865680, pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(334)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 4413840,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1280, gradInput: s.tensor(164),
             gradWeights: s.g + 4413840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(335)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
@@ -3296,14 +3759,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1026320,
             savedInvStd: s.f + 1026672, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 4412432,
             gradBeta: s.g + 4412784, pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(336)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1001360, savedInvStd: s.f + 1002608,
                 activation: .relu6, output: s.tensor(166), pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(337)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -3311,28 +3774,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
                 eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 1001360, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(338)
         }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3973136,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(165),
             gradWeights: s.g + 3973136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(339)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1001360,
             savedInvStd: s.f + 1002608, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3968144,
             gradBeta: s.g + 3969392, pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(340)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
                 activation: .relu6, output: s.tensor(168), pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(341)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -3340,35 +3803,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
                 eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 998864, pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1015088, count: 11232)
-        s.profiler?.stop(301)
+        s.profiler?.stop(343)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1003856, gradInput: s.tensor(167), gradWeights: s.f + 1015088, pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(344)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1015088, channels: 1248, kernel: 3, into: s.g + 3956912)
-        s.profiler?.stop(303)
+        s.profiler?.stop(345)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 998864,
             savedInvStd: s.f + 1000112, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3951920,
             gradBeta: s.g + 3953168, pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(346)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3692336,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(169),
             gradWeights: s.g + 3692336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(347)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3378,21 +3841,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(170), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(348)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 998448,
             savedInvStd: s.f + 998656, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3691504,
             gradBeta: s.g + 3691712, pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(349)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 933552, savedInvStd: s.f + 934800,
                 activation: .relu6, output: s.tensor(172), pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(350)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -3400,28 +3863,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
                 eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 933552, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(351)
         }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 3431920,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(171),
             gradWeights: s.g + 3431920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(352)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 933552,
             savedInvStd: s.f + 934800, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 3426928,
             gradBeta: s.g + 3428176, pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(353)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 931056, savedInvStd: s.f + 932304,
                 activation: .relu6, output: s.tensor(174), pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(354)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -3429,39 +3892,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
                 eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 931056, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(355)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 967248, count: 31200)
-        s.profiler?.stop(314)
+        s.profiler?.stop(356)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 936048, gradInput: s.tensor(173), gradWeights: s.f + 967248, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(357)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 967248, channels: 1248, kernel: 5, into: s.g + 3395728)
-        s.profiler?.stop(316)
+        s.profiler?.stop(358)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 931056,
             savedInvStd: s.f + 932304, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 3390736,
             gradBeta: s.g + 3391984, pool: pool)
-        s.profiler?.stop(317)
+        s.profiler?.stop(359)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 3131152,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(175),
             gradWeights: s.g + 3131152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(318)
+        s.profiler?.stop(360)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(361)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3471,21 +3934,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(176), pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(362)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 930640,
             savedInvStd: s.f + 930848, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 3130320,
             gradBeta: s.g + 3130528, pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(363)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 865744, savedInvStd: s.f + 866992,
                 activation: .relu6, output: s.tensor(178), pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(364)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -3493,28 +3956,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
                 eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 865744, pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(365)
         }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2870736,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(177),
             gradWeights: s.g + 2870736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(366)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 865744,
             savedInvStd: s.f + 866992, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2865744,
             gradBeta: s.g + 2866992, pool: pool)
-        s.profiler?.stop(325)
+        s.profiler?.stop(367)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 863248, savedInvStd: s.f + 864496,
                 activation: .relu6, output: s.tensor(180), pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(368)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -3522,39 +3985,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
                 eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 863248, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(369)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 899440, count: 31200)
-        s.profiler?.stop(328)
+        s.profiler?.stop(370)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 868240, gradInput: s.tensor(179), gradWeights: s.f + 899440, pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(371)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 899440, channels: 1248, kernel: 5, into: s.g + 2834544)
-        s.profiler?.stop(330)
+        s.profiler?.stop(372)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 863248,
             savedInvStd: s.f + 864496, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2829552,
             gradBeta: s.g + 2830800, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(373)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2569968,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(181),
             gradWeights: s.g + 2569968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(332)
+        s.profiler?.stop(374)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(375)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3564,21 +4027,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(181),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(182), pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(376)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 862832,
             savedInvStd: s.f + 863040, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2569136,
             gradBeta: s.g + 2569344, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(377)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 797936, savedInvStd: s.f + 799184,
                 activation: .relu6, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(378)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -3586,28 +4049,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
                 eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 797936, pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(379)
         }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 2309552,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(183),
             gradWeights: s.g + 2309552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(380)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 797936,
             savedInvStd: s.f + 799184, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 2304560,
             gradBeta: s.g + 2305808, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(381)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 795440, savedInvStd: s.f + 796688,
                 activation: .relu6, output: s.tensor(186), pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(382)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -3615,39 +4078,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
                 eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 795440, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(383)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 831632, count: 31200)
-        s.profiler?.stop(342)
+        s.profiler?.stop(384)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 800432, gradInput: s.tensor(185), gradWeights: s.f + 831632, pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(385)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 831632, channels: 1248, kernel: 5, into: s.g + 2273360)
-        s.profiler?.stop(344)
+        s.profiler?.stop(386)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 795440,
             savedInvStd: s.f + 796688, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 2268368,
             gradBeta: s.g + 2269616, pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(387)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 2008784,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(187),
             gradWeights: s.g + 2008784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(388)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(187), s.tensor(181), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(389)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3657,21 +4120,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(187),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(188), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(390)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 795024,
             savedInvStd: s.f + 795232, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 2007952,
             gradBeta: s.g + 2008160, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(391)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 730128, savedInvStd: s.f + 731376,
                 activation: .relu6, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(392)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -3679,28 +4142,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
                 eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 730128, pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(393)
         }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1748368,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(189),
             gradWeights: s.g + 1748368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(394)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 730128,
             savedInvStd: s.f + 731376, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1743376,
             gradBeta: s.g + 1744624, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(395)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 727632, savedInvStd: s.f + 728880,
                 activation: .relu6, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(396)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -3708,39 +4171,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
                 eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 727632, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(397)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 763824, count: 31200)
-        s.profiler?.stop(356)
+        s.profiler?.stop(398)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 732624, gradInput: s.tensor(191), gradWeights: s.f + 763824, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(399)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 763824, channels: 1248, kernel: 5, into: s.g + 1712176)
-        s.profiler?.stop(358)
+        s.profiler?.stop(400)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 727632,
             savedInvStd: s.f + 728880, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1707184,
             gradBeta: s.g + 1708432, pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(401)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1447600,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(193),
             gradWeights: s.g + 1447600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(402)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(193), s.tensor(187), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(403)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
@@ -3751,14 +4214,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 727216,
             savedInvStd: s.f + 727424, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1446768,
             gradBeta: s.g + 1446976, pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(404)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 689776, savedInvStd: s.f + 690496,
                 activation: .relu6, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(405)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3766,28 +4229,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
                 eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 689776, pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(406)
         }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1297008,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(194), gradWeights: s.g + 1297008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(407)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 81 &* s.n,
             channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 689776,
             savedInvStd: s.f + 690496, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1294128,
             gradBeta: s.g + 1294848, pool: pool)
-        s.profiler?.stop(366)
+        s.profiler?.stop(408)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 688336, savedInvStd: s.f + 689056,
                 activation: .relu6, output: s.tensor(197), pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(409)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3795,35 +4258,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
                 eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 688336, pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(410)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 709216, count: 18000)
-        s.profiler?.stop(369)
+        s.profiler?.stop(411)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 691216, gradInput: s.tensor(196), gradWeights: s.f + 709216, pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(412)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 709216, channels: 720, kernel: 5, into: s.g + 1276128)
-        s.profiler?.stop(371)
+        s.profiler?.stop(413)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(110),
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 688336,
             savedInvStd: s.f + 689056, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1273248,
             gradBeta: s.g + 1273968, pool: pool)
-        s.profiler?.stop(372)
+        s.profiler?.stop(414)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1186848,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(198),
             gradWeights: s.g + 1186848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(415)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -3833,21 +4296,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(198),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(199), pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(416)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(106),
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 688096,
             savedInvStd: s.f + 688216, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1186336,
             gradBeta: s.g + 1186464, pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(417)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 650656, savedInvStd: s.f + 651376,
                 activation: .relu6, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(418)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3855,28 +4318,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
                 eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 650656, pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(419)
         }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 1099936,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(200),
             gradWeights: s.g + 1099936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(420)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 650656,
             savedInvStd: s.f + 651376, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 1097056,
             gradBeta: s.g + 1097776, pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(421)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 649216, savedInvStd: s.f + 649936,
                 activation: .relu6, output: s.tensor(203), pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(422)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3884,39 +4347,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
                 eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 649216, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(423)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 670096, count: 18000)
-        s.profiler?.stop(382)
+        s.profiler?.stop(424)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 652096, gradInput: s.tensor(202), gradWeights: s.f + 670096, pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(425)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 670096, channels: 720, kernel: 5, into: s.g + 1079056)
-        s.profiler?.stop(384)
+        s.profiler?.stop(426)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(202), input: s.tensor(102),
             pixels: 289 &* s.n, channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 649216,
             savedInvStd: s.f + 649936, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 1076176,
             gradBeta: s.g + 1076896, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(427)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 989776,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(204), gradWeights: s.g + 989776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(428)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(204), s.tensor(198), count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(429)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -3926,21 +4389,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(204),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(205), pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(430)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 289 &* s.n,
             channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 648976, savedInvStd: s.f + 649096,
             activation: .identity, gradInput: s.tensor(205), gradGamma: s.g + 989264, gradBeta: s.g + 989392,
             pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(431)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984,
                 beta: s.p + 900704, savedMean: s.f + 611536, savedInvStd: s.f + 612256, activation: .relu6,
                 output: s.tensor(207), pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(432)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3948,27 +4411,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
                 eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 611536, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(433)
         }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 902864,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(206), gradWeights: s.g + 902864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(434)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 611536, savedInvStd: s.f + 612256,
             activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 899984, gradBeta: s.g + 900704, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(435)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
                 beta: s.p + 879824, savedMean: s.f + 610096, savedInvStd: s.f + 610816, activation: .relu6,
                 output: s.tensor(209), pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(436)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3976,38 +4439,38 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
                 eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 610096, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(437)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 630976, count: 18000)
-        s.profiler?.stop(396)
+        s.profiler?.stop(438)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 612976, gradInput: s.tensor(208), gradWeights: s.f + 630976, pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(439)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 630976, channels: 720, kernel: 5, into: s.g + 881984)
-        s.profiler?.stop(398)
+        s.profiler?.stop(440)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 610096, savedInvStd: s.f + 610816,
             activation: .relu6, gradInput: s.tensor(208), gradGamma: s.g + 879104, gradBeta: s.g + 879824, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(441)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 792704,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(210), gradWeights: s.g + 792704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(442)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(210), s.tensor(204), count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(443)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -4017,21 +4480,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(210),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(211), pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(444)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 289 &* s.n,
             channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 609856, savedInvStd: s.f + 609976,
             activation: .identity, gradInput: s.tensor(211), gradGamma: s.g + 792192, gradBeta: s.g + 792320,
             pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(445)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912,
                 beta: s.p + 703632, savedMean: s.f + 572416, savedInvStd: s.f + 573136, activation: .relu6,
                 output: s.tensor(213), pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(446)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4039,27 +4502,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
                 eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 572416, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(447)
         }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 705792,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(212), gradWeights: s.g + 705792,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(448)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 572416, savedInvStd: s.f + 573136,
             activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 702912, gradBeta: s.g + 703632, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(449)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
                 beta: s.p + 682752, savedMean: s.f + 570976, savedInvStd: s.f + 571696, activation: .relu6,
                 output: s.tensor(215), pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(450)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4067,38 +4530,38 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
                 eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 570976, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(451)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 591856, count: 18000)
-        s.profiler?.stop(410)
+        s.profiler?.stop(452)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 573856, gradInput: s.tensor(214), gradWeights: s.f + 591856, pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(453)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 591856, channels: 720, kernel: 5, into: s.g + 684912)
-        s.profiler?.stop(412)
+        s.profiler?.stop(454)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 570976, savedInvStd: s.f + 571696,
             activation: .relu6, gradInput: s.tensor(214), gradGamma: s.g + 682032, gradBeta: s.g + 682752, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(455)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 595632,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(216), gradWeights: s.g + 595632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(456)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(216), s.tensor(210), count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(457)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
@@ -4109,14 +4572,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 570736, savedInvStd: s.f + 570856,
             activation: .identity, gradInput: s.tensor(216), gradGamma: s.g + 595120, gradBeta: s.g + 595248,
             pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(458)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648,
                 beta: s.p + 530176, savedMean: s.f + 543280, savedInvStd: s.f + 543808, activation: .relu6,
                 output: s.tensor(218), pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(459)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4124,27 +4587,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
                 eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 543280, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(460)
         }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 531760,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(217), gradWeights: s.g + 531760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(461)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 543280, savedInvStd: s.f + 543808,
             activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 529648, gradBeta: s.g + 530176, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(462)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
                 beta: s.p + 514864, savedMean: s.f + 542224, savedInvStd: s.f + 542752, activation: .relu6,
                 output: s.tensor(220), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(463)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4152,34 +4615,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
                 eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 542224, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(464)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 557536, count: 13200)
-        s.profiler?.stop(423)
+        s.profiler?.stop(465)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 544336, gradInput: s.tensor(219), gradWeights: s.f + 557536, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(466)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 557536, channels: 528, kernel: 5, into: s.g + 516448)
-        s.profiler?.stop(425)
+        s.profiler?.stop(467)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 542224, savedInvStd: s.f + 542752,
             activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 514336, gradBeta: s.g + 514864, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(468)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 467872,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(221), gradWeights: s.g + 467872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(469)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -4189,21 +4652,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(222), pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(470)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 289 &* s.n,
             channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 542048, savedInvStd: s.f + 542136,
             activation: .identity, gradInput: s.tensor(222), gradGamma: s.g + 467488, gradBeta: s.g + 467584,
             pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(471)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912,
                 beta: s.p + 419440, savedMean: s.f + 531488, savedInvStd: s.f + 532016, activation: .relu6,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(430)
+            s.profiler?.stop(472)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4211,27 +4674,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
                 eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 531488, pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(473)
         }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 421024,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(223), gradWeights: s.g + 421024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(474)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 531488, savedInvStd: s.f + 532016,
             activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 418912, gradBeta: s.g + 419440, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(475)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
                 beta: s.p + 412576, savedMean: s.f + 530432, savedInvStd: s.f + 530960, activation: .relu6,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(434)
+            s.profiler?.stop(476)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4239,38 +4702,38 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
                 eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 530432, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(477)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 537296, count: 4752)
-        s.profiler?.stop(436)
+        s.profiler?.stop(478)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 532544, gradInput: s.tensor(225), gradWeights: s.f + 537296, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(479)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 537296, channels: 528, kernel: 3, into: s.g + 414160)
-        s.profiler?.stop(438)
+        s.profiler?.stop(480)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 530432, savedInvStd: s.f + 530960,
             activation: .relu6, gradInput: s.tensor(225), gradGamma: s.g + 412048, gradBeta: s.g + 412576, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(481)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 365584,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(227), gradWeights: s.g + 365584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(482)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(227), s.tensor(221), count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(483)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -4280,21 +4743,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(227),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(228), pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(484)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 289 &* s.n,
             channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 530256, savedInvStd: s.f + 530344,
             activation: .identity, gradInput: s.tensor(228), gradGamma: s.g + 365200, gradBeta: s.g + 365296,
             pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(485)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624,
                 beta: s.p + 317152, savedMean: s.f + 519696, savedInvStd: s.f + 520224, activation: .relu6,
                 output: s.tensor(230), pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(486)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4302,27 +4765,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
                 eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 519696, pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(487)
         }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 318736,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(229), gradWeights: s.g + 318736,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(488)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 519696, savedInvStd: s.f + 520224,
             activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 316624, gradBeta: s.g + 317152, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(489)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
                 beta: s.p + 310288, savedMean: s.f + 518640, savedInvStd: s.f + 519168, activation: .relu6,
                 output: s.tensor(232), pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(490)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4330,38 +4793,38 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
                 eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 518640, pool: pool)
-            s.profiler?.stop(449)
+            s.profiler?.stop(491)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 525504, count: 4752)
-        s.profiler?.stop(450)
+        s.profiler?.stop(492)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 520752, gradInput: s.tensor(231), gradWeights: s.f + 525504, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 525504, channels: 528, kernel: 3, into: s.g + 311872)
-        s.profiler?.stop(452)
+        s.profiler?.stop(494)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 518640, savedInvStd: s.f + 519168,
             activation: .relu6, gradInput: s.tensor(231), gradGamma: s.g + 309760, gradBeta: s.g + 310288, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(495)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 263296,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(233), gradWeights: s.g + 263296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(496)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(233), s.tensor(227), count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(497)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -4371,21 +4834,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(233),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(234), pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(498)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 289 &* s.n,
             channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 518464, savedInvStd: s.f + 518552,
             activation: .identity, gradInput: s.tensor(234), gradGamma: s.g + 262912, gradBeta: s.g + 263008,
             pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(499)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336,
                 beta: s.p + 214864, savedMean: s.f + 507904, savedInvStd: s.f + 508432, activation: .relu6,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(500)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -4393,27 +4856,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
                 eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 507904, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(501)
         }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 216448,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(235), gradWeights: s.g + 216448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(502)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 507904, savedInvStd: s.f + 508432,
             activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 214336, gradBeta: s.g + 214864, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(503)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
                 beta: s.p + 208000, savedMean: s.f + 506848, savedInvStd: s.f + 507376, activation: .relu6,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(504)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -4421,38 +4884,38 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
                 eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 506848, pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(505)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 513712, count: 4752)
-        s.profiler?.stop(464)
+        s.profiler?.stop(506)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 508960, gradInput: s.tensor(237), gradWeights: s.f + 513712, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(507)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 513712, channels: 528, kernel: 3, into: s.g + 209584)
-        s.profiler?.stop(466)
+        s.profiler?.stop(508)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 506848, savedInvStd: s.f + 507376,
             activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 207472, gradBeta: s.g + 208000, pool: pool)
-        s.profiler?.stop(467)
+        s.profiler?.stop(509)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 161008,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(239), gradWeights: s.g + 161008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(510)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(239), s.tensor(233), count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(511)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
@@ -4463,14 +4926,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 506672, savedInvStd: s.f + 506760,
             activation: .identity, gradInput: s.tensor(239), gradGamma: s.g + 160624, gradBeta: s.g + 160720,
             pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(512)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128,
                 beta: s.p + 134416, savedMean: s.f + 500912, savedInvStd: s.f + 501200, activation: .relu6,
                 output: s.tensor(241), pool: pool)
-            s.profiler?.stop(471)
+            s.profiler?.stop(513)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -4478,27 +4941,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
                 eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 500912, pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(514)
         }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 135280,
             pixels: 289 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(240), gradWeights: s.g + 135280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(515)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 289 &* s.n,
             channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 500912, savedInvStd: s.f + 501200,
             activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 134128, gradBeta: s.g + 134416, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(516)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 500336, savedInvStd: s.f + 500624,
                 activation: .relu6, output: s.tensor(243), pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(517)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -4506,35 +4969,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
                 eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 500336, pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(518)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 504080, count: 2592)
-        s.profiler?.stop(477)
+        s.profiler?.stop(519)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 33,
             width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 501488, gradInput: s.tensor(242), gradWeights: s.f + 504080, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(520)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 504080, channels: 288, kernel: 3, into: s.g + 131536)
-        s.profiler?.stop(479)
+        s.profiler?.stop(521)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(50),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 500336,
             savedInvStd: s.f + 500624, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 130384,
             gradBeta: s.g + 130672, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(522)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 116560,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(244), gradWeights: s.g + 116560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(523)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -4544,21 +5007,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(244),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 52272, gradBranch: s.tensor(245), pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(524)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(46),
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 500240,
             savedInvStd: s.f + 500288, activation: .identity, gradInput: s.tensor(245), gradGamma: s.g + 116368,
             gradBeta: s.g + 116416, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(525)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 485264, savedInvStd: s.f + 485552,
                 activation: .relu6, output: s.tensor(247), pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(526)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -4566,28 +5029,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
                 eps: 0.001, activation: .relu6, output: s.tensor(247), scratch: s.f + 485264, pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(527)
         }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 102544,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(246), gradWeights: s.g + 102544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(528)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 485264,
             savedInvStd: s.f + 485552, activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 101392,
             gradBeta: s.g + 101680, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(529)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
                 beta: s.p + 93328, savedMean: s.f + 484688, savedInvStd: s.f + 484976, activation: .relu6,
                 output: s.tensor(249), pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(530)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -4595,39 +5058,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
                 activation: .relu6, output: s.tensor(249), scratch: s.f + 484688, pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(531)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 493040, count: 7200)
-        s.profiler?.stop(490)
+        s.profiler?.stop(532)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 33,
             width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 485840, gradInput: s.tensor(248), gradWeights: s.f + 493040, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(533)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 493040, channels: 288, kernel: 5, into: s.g + 94192)
-        s.profiler?.stop(492)
+        s.profiler?.stop(534)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(42),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 484688,
             savedInvStd: s.f + 484976, activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 93040,
             gradBeta: s.g + 93328, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(535)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 79216,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(250), gradWeights: s.g + 79216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(536)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(250), s.tensor(244), count: 52272 &* s.n, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(537)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -4637,21 +5100,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(250),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 52272, gradBranch: s.tensor(251), pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(538)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(38),
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 484592,
             savedInvStd: s.f + 484640, activation: .identity, gradInput: s.tensor(251), gradGamma: s.g + 79024,
             gradBeta: s.g + 79072, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(539)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048,
                 beta: s.p + 64336, savedMean: s.f + 469616, savedInvStd: s.f + 469904, activation: .relu6,
                 output: s.tensor(253), pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(540)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4659,28 +5122,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
                 activation: .relu6, output: s.tensor(253), scratch: s.f + 469616, pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(541)
         }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 65200,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(252), gradWeights: s.g + 65200,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(542)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 469616,
             savedInvStd: s.f + 469904, activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 64048,
             gradBeta: s.g + 64336, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(543)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
                 beta: s.p + 55984, savedMean: s.f + 469040, savedInvStd: s.f + 469328, activation: .relu6,
                 output: s.tensor(255), pool: pool)
-            s.profiler?.stop(502)
+            s.profiler?.stop(544)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4688,39 +5151,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
                 activation: .relu6, output: s.tensor(255), scratch: s.f + 469040, pool: pool)
-            s.profiler?.stop(503)
+            s.profiler?.stop(545)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 477392, count: 7200)
-        s.profiler?.stop(504)
+        s.profiler?.stop(546)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 33,
             width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 470192, gradInput: s.tensor(254), gradWeights: s.f + 477392, pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(547)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 477392, channels: 288, kernel: 5, into: s.g + 56848)
-        s.profiler?.stop(506)
+        s.profiler?.stop(548)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(34),
             pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 469040,
             savedInvStd: s.f + 469328, activation: .relu6, gradInput: s.tensor(254), gradGamma: s.g + 55696,
             gradBeta: s.g + 55984, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(549)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 41872,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(256), gradWeights: s.g + 41872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(550)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(256), s.tensor(250), count: 52272 &* s.n, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(551)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
@@ -4731,14 +5194,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 468944,
             savedInvStd: s.f + 468992, activation: .identity, gradInput: s.tensor(256), gradGamma: s.g + 41680,
             gradBeta: s.g + 41728, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(552)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192,
                 beta: s.p + 34336, savedMean: s.f + 461456, savedInvStd: s.f + 461600, activation: .relu6,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(511)
+            s.profiler?.stop(553)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4746,28 +5209,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.tensor(258), scratch: s.f + 461456, pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(554)
         }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(555)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30),
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 461456,
             savedInvStd: s.f + 461600, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192,
             gradBeta: s.g + 34336, pool: pool)
-        s.profiler?.stop(514)
+        s.profiler?.stop(556)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
                 beta: s.p + 30160, savedMean: s.f + 461168, savedInvStd: s.f + 461312, activation: .relu6,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(515)
+            s.profiler?.stop(557)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4775,35 +5238,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(260), scratch: s.f + 461168, pool: pool)
-            s.profiler?.stop(516)
+            s.profiler?.stop(558)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 465344, count: 3600)
-        s.profiler?.stop(517)
+        s.profiler?.stop(559)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 65,
             width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 461744, gradInput: s.tensor(259), gradWeights: s.f + 465344, pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(560)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 465344, channels: 144, kernel: 5, into: s.g + 30592)
-        s.profiler?.stop(519)
+        s.profiler?.stop(561)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(28),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 461168,
             savedInvStd: s.f + 461312, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
             gradBeta: s.g + 30160, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(562)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(521)
+        s.profiler?.stop(563)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -4813,21 +5276,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 101400, gradBranch: s.tensor(262), pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(564)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(24),
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 461120,
             savedInvStd: s.f + 461144, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
             gradBeta: s.g + 26464, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(565)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400,
                 beta: s.p + 22544, savedMean: s.f + 458240, savedInvStd: s.f + 458384, activation: .relu6,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(524)
+            s.profiler?.stop(566)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4835,28 +5298,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.tensor(264), scratch: s.f + 458240, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(567)
         }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(568)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 458240,
             savedInvStd: s.f + 458384, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(569)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
                 beta: s.p + 20672, savedMean: s.f + 457952, savedInvStd: s.f + 458096, activation: .relu6,
                 output: s.tensor(266), pool: pool)
-            s.profiler?.stop(528)
+            s.profiler?.stop(570)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4864,39 +5327,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(266), scratch: s.f + 457952, pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(571)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 459824, count: 1296)
-        s.profiler?.stop(530)
+        s.profiler?.stop(572)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 65,
             width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
             weights: s.f + 458528, gradInput: s.tensor(265), gradWeights: s.f + 459824, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(573)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 459824, channels: 144, kernel: 3, into: s.g + 21104)
-        s.profiler?.stop(532)
+        s.profiler?.stop(574)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(20),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 457952,
             savedInvStd: s.f + 458096, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(575)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(576)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(267), s.tensor(261), count: 101400 &* s.n, pool: pool)
-        s.profiler?.stop(535)
+        s.profiler?.stop(577)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -4906,21 +5369,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(267),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 101400, gradBranch: s.tensor(268), pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(578)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(268), input: s.tensor(16),
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 457904,
             savedInvStd: s.f + 457928, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(579)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 455024, savedInvStd: s.f + 455168, activation: .relu6,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(538)
+            s.profiler?.stop(580)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -4928,28 +5391,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(270), scratch: s.f + 455024, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(581)
         }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(582)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 455024,
             savedInvStd: s.f + 455168, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(583)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
                 beta: s.p + 11184, savedMean: s.f + 454736, savedInvStd: s.f + 454880, activation: .relu6,
                 output: s.tensor(272), pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(584)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -4957,39 +5420,39 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(272), scratch: s.f + 454736, pool: pool)
-            s.profiler?.stop(543)
+            s.profiler?.stop(585)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 456608, count: 1296)
-        s.profiler?.stop(544)
+        s.profiler?.stop(586)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 65,
             width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
             weights: s.f + 455312, gradInput: s.tensor(271), gradWeights: s.f + 456608, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(587)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 456608, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(546)
+        s.profiler?.stop(588)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(12),
             pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 454736,
             savedInvStd: s.f + 454880, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(589)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(548)
+        s.profiler?.stop(590)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(273), s.tensor(267), count: 101400 &* s.n, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(591)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
@@ -5000,14 +5463,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 454688,
             savedInvStd: s.f + 454712, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(592)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 452768, savedInvStd: s.f + 452864, activation: .relu6,
                 output: s.tensor(275), pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(593)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5015,27 +5478,27 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(275), scratch: s.f + 452768, pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(594)
         }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
             pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(595)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 4225 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 452768, savedInvStd: s.f + 452864,
             activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(596)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, savedMean: s.f + 452576, savedInvStd: s.f + 452672, activation: .relu6,
                 output: s.tensor(277), pool: pool)
-            s.profiler?.stop(555)
+            s.profiler?.stop(597)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5043,35 +5506,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(277), scratch: s.f + 452576, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(598)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 453824, count: 864)
-        s.profiler?.stop(557)
+        s.profiler?.stop(599)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 130,
             width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
             weights: s.f + 452960, gradInput: s.tensor(276), gradWeights: s.f + 453824, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(600)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 453824, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(559)
+        s.profiler?.stop(601)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(6),
             pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 452576,
             savedInvStd: s.f + 452672, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
             gradBeta: s.g + 3616, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(602)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
             pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(603)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
@@ -5082,14 +5545,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 452544,
             savedInvStd: s.f + 452560, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(604)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 451904, savedInvStd: s.f + 451936, activation: .relu6,
                 output: s.tensor(280), pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(605)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -5097,28 +5560,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(280), scratch: s.f + 451904, pool: pool)
-            s.profiler?.stop(564)
+            s.profiler?.stop(606)
         }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
             pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(607)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 451904,
             savedInvStd: s.f + 451936, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(566)
+        s.profiler?.stop(608)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 451840, savedInvStd: s.f + 451872, activation: .relu6,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(609)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -5126,22 +5589,22 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(282), scratch: s.f + 451840, pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(610)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 452256, count: 288)
-        s.profiler?.stop(569)
+        s.profiler?.stop(611)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 130,
             width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
             weights: s.f + 451968, gradInput: s.tensor(281), gradWeights: s.f + 452256, pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(612)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 452256, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(571)
+        s.profiler?.stop(613)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -5152,13 +5615,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 451840,
             savedInvStd: s.f + 451872, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(614)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(281), input: s.x, batch: s.n, inChannels: 3,
             height: 260, width: 260, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(615)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -5471,18 +5934,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8652800,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 8652800,
-              "project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
+              "frozen: project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
         .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 130, 130, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 130, 130, 16]"),
         .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25958400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 25958400,
-              "expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
+              "frozen: expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 130, 130, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 130, 130, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5495,18 +5962,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 9734400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 9734400,
-              "project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
+              "frozen: project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
         .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 65, 65, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]"),
         .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
-              "expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+              "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5519,10 +5990,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14601600,
-              "project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
+              "frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 65, 65, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]"),
         .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5531,10 +6004,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
-              "expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+              "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5547,10 +6022,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14601600,
-              "project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
+              "frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 65, 65, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]"),
         .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5559,10 +6036,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
-              "expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+              "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5575,18 +6054,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][48]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7527168,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7527168,
-              "project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
+              "frozen: project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
         .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]"),
         .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5599,10 +6082,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
+              "frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]"),
         .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5611,10 +6096,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5627,10 +6114,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
+              "frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 33, 33, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]"),
         .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5639,10 +6128,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
-              "expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+              "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5655,18 +6146,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][88]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7324416,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7324416,
-              "project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
+              "frozen: project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
         .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]"),
         .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5679,10 +6174,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+              "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]"),
         .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5691,10 +6188,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5707,10 +6206,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+              "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]"),
         .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5719,10 +6220,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5735,10 +6238,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
+              "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 88]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]"),
         .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -5747,10 +6252,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
-              "expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5763,18 +6270,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][120]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18311040,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 18311040,
-              "project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
+              "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
         .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]"),
         .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5787,10 +6298,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+              "frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]"),
         .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5799,10 +6312,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5815,10 +6330,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+              "frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]"),
         .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5827,10 +6344,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5843,10 +6362,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
+              "frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 17, 17, 120]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]"),
         .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -5855,10 +6376,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
-              "expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+              "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5871,18 +6394,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][208]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12130560,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 12130560,
-              "project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5895,10 +6422,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -5907,10 +6436,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5923,10 +6454,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -5935,10 +6468,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5951,10 +6486,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -5963,10 +6500,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -5979,10 +6518,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 208]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -5991,10 +6532,12 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
-              "expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -6007,18 +6550,22 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][352]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35582976,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 35582976,
-              "project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+              "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 352]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [352][1280]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 36495360,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 36495360,
-              "head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
+              "frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1280]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

@@ -1596,10 +1596,11 @@ public final class EfficientNetLite4Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 1632, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 448, outChannels: 1280, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1632, outChannels: 448, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 272, outChannels: 1632, threads: pool.threadCount))
@@ -1768,19 +1769,30 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 24, inChannels: 32, into: s.f + 1632)
         s.profiler?.stop(8)
-        // features.1.0.block.1 project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(3), pixels: 22500 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
-        s.profiler?.stop(9)
-        // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 150, 150, 24]
+        // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 32] -> [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24,
-                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(5), savedMean: s.f + 733472, savedInvStd: s.f + 733496,
-                runningMean: s.p + 2240, runningVar: s.p + 2272, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 22500 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 24, output: s.tensor(4), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 733472, savedInvStd: s.f + 733496,
+                runningMean: s.p + 2240, runningVar: s.p + 2272, workspace: s.ws, pool: pool)
+            s.profiler?.stop(9)
+        }
+        // features.1.0.block.1 frozen: project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(3), pixels: 22500 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
+                output: s.tensor(4), pool: pool)
             s.profiler?.stop(10)
+        }
+        // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176,
+                beta: s.p + 2208, savedMean: s.f + 733472, savedInvStd: s.f + 733496, activation: .identity,
+                output: s.tensor(5), pool: pool)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
@@ -1788,7 +1800,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 733472, pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(12)
         }
     }
 
@@ -1797,20 +1809,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2304, outChannels: 144, inChannels: 24, into: s.f + 1632)
-        s.profiler?.stop(12)
-        // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(5), pixels: 22500 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
         s.profiler?.stop(13)
-        // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 144]
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
-                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(7), savedMean: s.f + 733520, savedInvStd: s.f + 733664,
-                runningMean: s.p + 6048, runningVar: s.p + 6192, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 22500 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 144, output: s.tensor(6), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 733520, savedInvStd: s.f + 733664,
+                runningMean: s.p + 6048, runningVar: s.p + 6192, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(5), pixels: 22500 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+                output: s.tensor(6), pool: pool)
+            s.profiler?.stop(15)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 150, 150, 144]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
+                beta: s.p + 5904, savedMean: s.f + 733520, savedInvStd: s.f + 733664, activation: .relu6,
+                output: s.tensor(7), pool: pool)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks > 2 {
@@ -1818,18 +1841,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 733520, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 734096)
-        s.profiler?.stop(16)
+        s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 734096, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(17)
+        s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1837,7 +1860,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(9), savedMean: s.f + 733808, savedInvStd: s.f + 733952,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks > 2 {
@@ -1845,25 +1868,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 733808, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8208, outChannels: 32, inChannels: 144, into: s.f + 1632)
-        s.profiler?.stop(20)
-        // features.2.0.block.2 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 5625 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(21)
-        // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(22)
+        // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(11), savedMean: s.f + 736688, savedInvStd: s.f + 736720,
-                runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
-            s.profiler?.stop(22)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 5625 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(10), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736688, savedInvStd: s.f + 736720,
+                runningMean: s.p + 12880, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
+            s.profiler?.stop(23)
+        }
+        // features.2.0.block.2 frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(9), pixels: 5625 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(10), pool: pool)
+            s.profiler?.stop(24)
+        }
+        // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816,
+                beta: s.p + 12848, savedMean: s.f + 736688, savedInvStd: s.f + 736720, activation: .identity,
+                output: s.tensor(11), pool: pool)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 2 {
@@ -1871,7 +1905,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 736688, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(26)
         }
     }
 
@@ -1880,20 +1914,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12944, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(24)
-        // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(11), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(25)
-        // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        s.profiler?.stop(27)
+        // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(13), savedMean: s.f + 736752, savedInvStd: s.f + 736944,
-                runningMean: s.p + 19472, runningVar: s.p + 19664, pool: pool)
-            s.profiler?.stop(26)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(12), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736752, savedInvStd: s.f + 736944,
+                runningMean: s.p + 19472, runningVar: s.p + 19664, workspace: s.ws, pool: pool)
+            s.profiler?.stop(28)
+        }
+        // features.2.1.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(11), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(12), pool: pool)
+            s.profiler?.stop(29)
+        }
+        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
+                beta: s.p + 19280, savedMean: s.f + 736752, savedInvStd: s.f + 736944, activation: .relu6,
+                output: s.tensor(13), pool: pool)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
@@ -1901,18 +1946,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 736752, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 737520)
-        s.profiler?.stop(28)
+        s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 737520, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(29)
+        s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1920,7 +1965,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(15), savedMean: s.f + 737136, savedInvStd: s.f + 737328,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
@@ -1928,25 +1973,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 737136, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22352, outChannels: 32, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(32)
-        // features.2.1.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(15), pixels: 5625 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
-        s.profiler?.stop(33)
-        // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(36)
+        // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 740976, savedInvStd: s.f + 741008,
-                runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
-            s.profiler?.stop(34)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 740976, savedInvStd: s.f + 741008,
+                runningMean: s.p + 28560, runningVar: s.p + 28592, workspace: s.ws, pool: pool)
+            s.profiler?.stop(37)
+        }
+        // features.2.1.block.2 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(15), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(16), pool: pool)
+            s.profiler?.stop(38)
+        }
+        // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496,
+                beta: s.p + 28528, savedMean: s.f + 740976, savedInvStd: s.f + 741008, activation: .identity,
+                output: s.tensor(17), pool: pool)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
@@ -1954,21 +2010,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 740976, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(36)
+            s.profiler?.stop(41)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(37)
+        s.profiler?.stop(42)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -1976,20 +2032,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28624, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(38)
-        // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(39)
-        // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        s.profiler?.stop(43)
+        // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(21), savedMean: s.f + 741040, savedInvStd: s.f + 741232,
-                runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
-            s.profiler?.stop(40)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(20), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 741040, savedInvStd: s.f + 741232,
+                runningMean: s.p + 35152, runningVar: s.p + 35344, workspace: s.ws, pool: pool)
+            s.profiler?.stop(44)
+        }
+        // features.2.2.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(18), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(45)
+        }
+        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
+                beta: s.p + 34960, savedMean: s.f + 741040, savedInvStd: s.f + 741232, activation: .relu6,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -1997,18 +2064,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 741040, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(47)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 741808)
-        s.profiler?.stop(42)
+        s.profiler?.stop(48)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 741808, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(43)
+        s.profiler?.stop(49)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2016,7 +2083,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(23), savedMean: s.f + 741424, savedInvStd: s.f + 741616,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2024,25 +2091,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 741424, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(51)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 38032, outChannels: 32, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(46)
-        // features.2.2.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(23), pixels: 5625 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
-        s.profiler?.stop(47)
-        // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(52)
+        // features.2.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(25), savedMean: s.f + 745264, savedInvStd: s.f + 745296,
-                runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
-            s.profiler?.stop(48)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(24), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 745264, savedInvStd: s.f + 745296,
+                runningMean: s.p + 44240, runningVar: s.p + 44272, workspace: s.ws, pool: pool)
+            s.profiler?.stop(53)
+        }
+        // features.2.2.block.2 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(23), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(24), pool: pool)
+            s.profiler?.stop(54)
+        }
+        // features.2.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176,
+                beta: s.p + 44208, savedMean: s.f + 745264, savedInvStd: s.f + 745296, activation: .identity,
+                output: s.tensor(25), pool: pool)
+            s.profiler?.stop(55)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
@@ -2050,21 +2128,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 745264, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.98
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(50)
+            s.profiler?.stop(57)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(58)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -2072,20 +2150,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 44304, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(52)
-        // features.2.3.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(26), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(53)
-        // features.2.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        s.profiler?.stop(59)
+        // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(29), savedMean: s.f + 745328, savedInvStd: s.f + 745520,
-                runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(26), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(28), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 745328, savedInvStd: s.f + 745520,
+                runningMean: s.p + 50832, runningVar: s.p + 51024, workspace: s.ws, pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.2.3.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(26), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(28), pool: pool)
+            s.profiler?.stop(61)
+        }
+        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
+                beta: s.p + 50640, savedMean: s.f + 745328, savedInvStd: s.f + 745520, activation: .relu6,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(62)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2093,18 +2182,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 745328, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(63)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 746096)
-        s.profiler?.stop(56)
+        s.profiler?.stop(64)
         // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 746096, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(65)
         // features.2.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2112,7 +2201,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(31), savedMean: s.f + 745712, savedInvStd: s.f + 745904,
                 runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(66)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2120,25 +2209,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
                 activation: .relu6, output: s.tensor(31), scratch: s.f + 745712, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(67)
         }
         // features.2.3.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53712, outChannels: 32, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(60)
-        // features.2.3.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(31), pixels: 5625 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(61)
-        // features.2.3.block.2 BatchNorm (batch statistics) + identity on [n, 75, 75, 32]
+        s.profiler?.stop(68)
+        // features.2.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32,
-                gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(33), savedMean: s.f + 749552, savedInvStd: s.f + 749584,
-                runningMean: s.p + 59920, runningVar: s.p + 59952, pool: pool)
-            s.profiler?.stop(62)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(31), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(32), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 749552, savedInvStd: s.f + 749584,
+                runningMean: s.p + 59920, runningVar: s.p + 59952, workspace: s.ws, pool: pool)
+            s.profiler?.stop(69)
+        }
+        // features.2.3.block.2 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(31), pixels: 5625 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+                output: s.tensor(32), pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856,
+                beta: s.p + 59888, savedMean: s.f + 749552, savedInvStd: s.f + 749584, activation: .identity,
+                output: s.tensor(33), pool: pool)
+            s.profiler?.stop(71)
         }
         // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
@@ -2146,21 +2246,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, runningMean: s.p + 59920, runningVar: s.p + 59952, eps: 0.001,
                 activation: .identity, output: s.tensor(33), scratch: s.f + 749552, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(72)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667, into: s.tensor(35),
                 random: &random)
-            s.profiler?.stop(64)
+            s.profiler?.stop(73)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(26), branch: s.tensor(33),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(74)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
@@ -2168,20 +2268,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59984, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(66)
-        // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(67)
-        // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        s.profiler?.stop(75)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 749616, savedInvStd: s.f + 749808,
-                runningMean: s.p + 66512, runningVar: s.p + 66704, pool: pool)
-            s.profiler?.stop(68)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(36), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 749616, savedInvStd: s.f + 749808,
+                runningMean: s.p + 66512, runningVar: s.p + 66704, workspace: s.ws, pool: pool)
+            s.profiler?.stop(76)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 32,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+                output: s.tensor(36), pool: pool)
+            s.profiler?.stop(77)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
+                beta: s.p + 66320, savedMean: s.f + 749616, savedInvStd: s.f + 749808, activation: .relu6,
+                output: s.tensor(37), pool: pool)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
@@ -2189,18 +2300,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 749616, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 750384)
-        s.profiler?.stop(70)
+        s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(37), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 750384, bias: s.f,
             activation: .identity, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2208,7 +2319,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(39), savedMean: s.f + 750000, savedInvStd: s.f + 750192,
                 runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
@@ -2216,25 +2327,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
                 activation: .relu6, output: s.tensor(39), scratch: s.f + 750000, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 72464, outChannels: 56, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(74)
-        // features.3.0.block.2 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(39), pixels: 1444 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(75)
-        // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
+        s.profiler?.stop(84)
+        // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(41), savedMean: s.f + 759984, savedInvStd: s.f + 760040,
-                runningMean: s.p + 83344, runningVar: s.p + 83408, pool: pool)
-            s.profiler?.stop(76)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 1444 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(40), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 759984, savedInvStd: s.f + 760040,
+                runningMean: s.p + 83344, runningVar: s.p + 83408, workspace: s.ws, pool: pool)
+            s.profiler?.stop(85)
+        }
+        // features.3.0.block.2 frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(39), pixels: 1444 &* s.n, inChannels: 192,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(40), pool: pool)
+            s.profiler?.stop(86)
+        }
+        // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216,
+                beta: s.p + 83280, savedMean: s.f + 759984, savedInvStd: s.f + 760040, activation: .identity,
+                output: s.tensor(41), pool: pool)
+            s.profiler?.stop(87)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 6 {
@@ -2242,7 +2364,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, runningMean: s.p + 83344, runningVar: s.p + 83408, eps: 0.001,
                 activation: .identity, output: s.tensor(41), scratch: s.f + 759984, pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(88)
         }
     }
 
@@ -2251,20 +2373,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 83472, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(78)
-        // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(41), pixels: 1444 &* s.n, inChannels: 56, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(79)
-        // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        s.profiler?.stop(89)
+        // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(43), savedMean: s.f + 760096, savedInvStd: s.f + 760432,
-                runningMean: s.p + 102960, runningVar: s.p + 103296, pool: pool)
-            s.profiler?.stop(80)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(41), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(42), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 760096, savedInvStd: s.f + 760432,
+                runningMean: s.p + 102960, runningVar: s.p + 103296, workspace: s.ws, pool: pool)
+            s.profiler?.stop(90)
+        }
+        // features.3.1.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(41), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(42), pool: pool)
+            s.profiler?.stop(91)
+        }
+        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 760096, savedInvStd: s.f + 760432,
+                activation: .relu6, output: s.tensor(43), pool: pool)
+            s.profiler?.stop(92)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
@@ -2272,18 +2405,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
                 eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 760096, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 761440)
-        s.profiler?.stop(82)
+        s.profiler?.stop(94)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 761440, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(83)
+        s.profiler?.stop(95)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2291,7 +2424,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(45), savedMean: s.f + 760768, savedInvStd: s.f + 761104,
                 runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(96)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
@@ -2299,25 +2432,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
                 eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 760768, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 113376, outChannels: 56, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(86)
-        // features.3.1.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(45), pixels: 1444 &* s.n, inChannels: 336, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
-        s.profiler?.stop(87)
-        // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
+        s.profiler?.stop(98)
+        // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(47), savedMean: s.f + 778240, savedInvStd: s.f + 778296,
-                runningMean: s.p + 132320, runningVar: s.p + 132384, pool: pool)
-            s.profiler?.stop(88)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(45), pixels: 1444 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(46), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 778240, savedInvStd: s.f + 778296,
+                runningMean: s.p + 132320, runningVar: s.p + 132384, workspace: s.ws, pool: pool)
+            s.profiler?.stop(99)
+        }
+        // features.3.1.block.2 frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(45), pixels: 1444 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(46), pool: pool)
+            s.profiler?.stop(100)
+        }
+        // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192,
+                beta: s.p + 132256, savedMean: s.f + 778240, savedInvStd: s.f + 778296, activation: .identity,
+                output: s.tensor(47), pool: pool)
+            s.profiler?.stop(101)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 7 {
@@ -2325,21 +2469,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, runningMean: s.p + 132320, runningVar: s.p + 132384,
                 eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 778240, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(102)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.96
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(90)
+            s.profiler?.stop(103)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 80864, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(91)
+        s.profiler?.stop(104)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -2347,20 +2491,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 132448, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(92)
-        // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(48), pixels: 1444 &* s.n, inChannels: 56, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        s.profiler?.stop(105)
+        // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(51), savedMean: s.f + 778352, savedInvStd: s.f + 778688,
-                runningMean: s.p + 151936, runningVar: s.p + 152272, pool: pool)
-            s.profiler?.stop(94)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(48), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(50), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 778352, savedInvStd: s.f + 778688,
+                runningMean: s.p + 151936, runningVar: s.p + 152272, workspace: s.ws, pool: pool)
+            s.profiler?.stop(106)
+        }
+        // features.3.2.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(48), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(50), pool: pool)
+            s.profiler?.stop(107)
+        }
+        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 778352, savedInvStd: s.f + 778688,
+                activation: .relu6, output: s.tensor(51), pool: pool)
+            s.profiler?.stop(108)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
@@ -2368,18 +2523,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 778352, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(109)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 779696)
-        s.profiler?.stop(96)
+        s.profiler?.stop(110)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 779696, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(97)
+        s.profiler?.stop(111)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2387,7 +2542,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(53), savedMean: s.f + 779024, savedInvStd: s.f + 779360,
                 runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
@@ -2395,25 +2550,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 779024, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(113)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 162352, outChannels: 56, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(100)
-        // features.3.2.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(53), pixels: 1444 &* s.n, inChannels: 336, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(101)
-        // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
+        s.profiler?.stop(114)
+        // features.3.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(55), savedMean: s.f + 796496, savedInvStd: s.f + 796552,
-                runningMean: s.p + 181296, runningVar: s.p + 181360, pool: pool)
-            s.profiler?.stop(102)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(53), pixels: 1444 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(54), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 796496, savedInvStd: s.f + 796552,
+                runningMean: s.p + 181296, runningVar: s.p + 181360, workspace: s.ws, pool: pool)
+            s.profiler?.stop(115)
+        }
+        // features.3.2.block.2 frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(53), pixels: 1444 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(54), pool: pool)
+            s.profiler?.stop(116)
+        }
+        // features.3.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168,
+                beta: s.p + 181232, savedMean: s.f + 796496, savedInvStd: s.f + 796552, activation: .identity,
+                output: s.tensor(55), pool: pool)
+            s.profiler?.stop(117)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 8 {
@@ -2421,21 +2587,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, runningMean: s.p + 181296, runningVar: s.p + 181360,
                 eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 796496, pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(118)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667, into: s.tensor(57),
                 random: &random)
-            s.profiler?.stop(104)
+            s.profiler?.stop(119)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(48), branch: s.tensor(55),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
             perImage: 80864, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(120)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -2443,20 +2609,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 181424, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(106)
-        // features.3.3.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(56), pixels: 1444 &* s.n, inChannels: 56, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(107)
-        // features.3.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        s.profiler?.stop(121)
+        // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 796608, savedInvStd: s.f + 796944,
-                runningMean: s.p + 200912, runningVar: s.p + 201248, pool: pool)
-            s.profiler?.stop(108)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(58), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 796608, savedInvStd: s.f + 796944,
+                runningMean: s.p + 200912, runningVar: s.p + 201248, workspace: s.ws, pool: pool)
+            s.profiler?.stop(122)
+        }
+        // features.3.3.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(56), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(58), pool: pool)
+            s.profiler?.stop(123)
+        }
+        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 796608, savedInvStd: s.f + 796944,
+                activation: .relu6, output: s.tensor(59), pool: pool)
+            s.profiler?.stop(124)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
@@ -2464,18 +2641,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 796608, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(125)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 797952)
-        s.profiler?.stop(110)
+        s.profiler?.stop(126)
         // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(59), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 797952, bias: s.f,
             activation: .identity, output: s.tensor(60), pool: pool)
-        s.profiler?.stop(111)
+        s.profiler?.stop(127)
         // features.3.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2483,7 +2660,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(61), savedMean: s.f + 797280, savedInvStd: s.f + 797616,
                 runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(128)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
@@ -2491,25 +2668,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
                 eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 797280, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(129)
         }
         // features.3.3.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 211328, outChannels: 56, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(114)
-        // features.3.3.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(61), pixels: 1444 &* s.n, inChannels: 336, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(115)
-        // features.3.3.block.2 BatchNorm (batch statistics) + identity on [n, 38, 38, 56]
+        s.profiler?.stop(130)
+        // features.3.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56,
-                gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 814752, savedInvStd: s.f + 814808,
-                runningMean: s.p + 230272, runningVar: s.p + 230336, pool: pool)
-            s.profiler?.stop(116)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(61), pixels: 1444 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(62), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 814752, savedInvStd: s.f + 814808,
+                runningMean: s.p + 230272, runningVar: s.p + 230336, workspace: s.ws, pool: pool)
+            s.profiler?.stop(131)
+        }
+        // features.3.3.block.2 frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(61), pixels: 1444 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(62), pool: pool)
+            s.profiler?.stop(132)
+        }
+        // features.3.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144,
+                beta: s.p + 230208, savedMean: s.f + 814752, savedInvStd: s.f + 814808, activation: .identity,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(133)
         }
         // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 9 {
@@ -2517,21 +2705,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, runningMean: s.p + 230272, runningVar: s.p + 230336,
                 eps: 0.001, activation: .identity, output: s.tensor(63), scratch: s.f + 814752, pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(134)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334, into: s.tensor(65),
                 random: &random)
-            s.profiler?.stop(118)
+            s.profiler?.stop(135)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(56), branch: s.tensor(63),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
             perImage: 80864, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(119)
+        s.profiler?.stop(136)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
@@ -2539,20 +2727,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 230400, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(120)
-        // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(64), pixels: 1444 &* s.n, inChannels: 56, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(121)
-        // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        s.profiler?.stop(137)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 814864, savedInvStd: s.f + 815200,
-                runningMean: s.p + 249888, runningVar: s.p + 250224, pool: pool)
-            s.profiler?.stop(122)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(64), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(66), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 814864, savedInvStd: s.f + 815200,
+                runningMean: s.p + 249888, runningVar: s.p + 250224, workspace: s.ws, pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(64), pixels: 1444 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+                output: s.tensor(66), pool: pool)
+            s.profiler?.stop(139)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 814864, savedInvStd: s.f + 815200,
+                activation: .relu6, output: s.tensor(67), pool: pool)
+            s.profiler?.stop(140)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 10 {
@@ -2560,18 +2759,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 814864, pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(141)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 816208)
-        s.profiler?.stop(124)
+        s.profiler?.stop(142)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 38, width: 38, channels: 336, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 816208, bias: s.f,
             activation: .identity, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(143)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2579,7 +2778,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(69), savedMean: s.f + 815536, savedInvStd: s.f + 815872,
                 runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(144)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks > 10 {
@@ -2587,25 +2786,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
                 eps: 0.001, activation: .relu6, output: s.tensor(69), scratch: s.f + 815536, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(145)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [336][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 254928, outChannels: 112, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(128)
-        // features.4.0.block.2 project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(69), pixels: 361 &* s.n, inChannels: 336, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(129)
-        // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
+        s.profiler?.stop(146)
+        // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 336] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(70), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(71), savedMean: s.f + 822256, savedInvStd: s.f + 822368,
-                runningMean: s.p + 292784, runningVar: s.p + 292896, pool: pool)
-            s.profiler?.stop(130)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(69), pixels: 361 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(70), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 822256, savedInvStd: s.f + 822368,
+                runningMean: s.p + 292784, runningVar: s.p + 292896, workspace: s.ws, pool: pool)
+            s.profiler?.stop(147)
+        }
+        // features.4.0.block.2 frozen: project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(69), pixels: 361 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(70), pool: pool)
+            s.profiler?.stop(148)
+        }
+        // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 361 &* s.n, channels: 112, gamma: s.p + 292560,
+                beta: s.p + 292672, savedMean: s.f + 822256, savedInvStd: s.f + 822368, activation: .identity,
+                output: s.tensor(71), pool: pool)
+            s.profiler?.stop(149)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 10 {
@@ -2613,7 +2823,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, runningMean: s.p + 292784, runningVar: s.p + 292896,
                 eps: 0.001, activation: .identity, output: s.tensor(71), scratch: s.f + 822256, pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(150)
         }
     }
 
@@ -2622,20 +2832,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 293008, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(132)
-        // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(71), pixels: 361 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(133)
-        // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        s.profiler?.stop(151)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(73), savedMean: s.f + 822480, savedInvStd: s.f + 823152,
-                runningMean: s.p + 369616, runningVar: s.p + 370288, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(71), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(72), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 822480, savedInvStd: s.f + 823152,
+                runningMean: s.p + 369616, runningVar: s.p + 370288, workspace: s.ws, pool: pool)
+            s.profiler?.stop(152)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(71), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(72), pool: pool)
+            s.profiler?.stop(153)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
+                beta: s.p + 368944, savedMean: s.f + 822480, savedInvStd: s.f + 823152, activation: .relu6,
+                output: s.tensor(73), pool: pool)
+            s.profiler?.stop(154)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
@@ -2643,18 +2864,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 822480, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(155)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 825168)
-        s.profiler?.stop(136)
+        s.profiler?.stop(156)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 825168, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(157)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2662,7 +2883,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(75), savedMean: s.f + 823824, savedInvStd: s.f + 824496,
                 runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(158)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
@@ -2670,25 +2891,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
                 eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 823824, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(159)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 379696, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(140)
-        // features.4.1.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(75), pixels: 361 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(141)
-        // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
+        s.profiler?.stop(160)
+        // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(77), savedMean: s.f + 837264, savedInvStd: s.f + 837376,
-                runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
-            s.profiler?.stop(142)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(76), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 837264, savedInvStd: s.f + 837376,
+                runningMean: s.p + 455184, runningVar: s.p + 455296, workspace: s.ws, pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.4.1.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(75), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(76), pool: pool)
+            s.profiler?.stop(162)
+        }
+        // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960,
+                beta: s.p + 455072, savedMean: s.f + 837264, savedInvStd: s.f + 837376, activation: .identity,
+                output: s.tensor(77), pool: pool)
+            s.profiler?.stop(163)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 11 {
@@ -2696,21 +2928,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, runningMean: s.p + 455184, runningVar: s.p + 455296,
                 eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 837264, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(164)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(144)
+            s.profiler?.stop(165)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(71), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(166)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -2718,20 +2950,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 455408, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(146)
-        // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(78), pixels: 361 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
-        s.profiler?.stop(147)
-        // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        s.profiler?.stop(167)
+        // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(81), savedMean: s.f + 837488, savedInvStd: s.f + 838160,
-                runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
-            s.profiler?.stop(148)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(80), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 837488, savedInvStd: s.f + 838160,
+                runningMean: s.p + 532016, runningVar: s.p + 532688, workspace: s.ws, pool: pool)
+            s.profiler?.stop(168)
+        }
+        // features.4.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(78), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(80), pool: pool)
+            s.profiler?.stop(169)
+        }
+        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
+                beta: s.p + 531344, savedMean: s.f + 837488, savedInvStd: s.f + 838160, activation: .relu6,
+                output: s.tensor(81), pool: pool)
+            s.profiler?.stop(170)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
@@ -2739,18 +2982,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 837488, pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(171)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 840176)
-        s.profiler?.stop(150)
+        s.profiler?.stop(172)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 840176, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(151)
+        s.profiler?.stop(173)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2758,7 +3001,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(83), savedMean: s.f + 838832, savedInvStd: s.f + 839504,
                 runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(174)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
@@ -2766,25 +3009,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
                 eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 838832, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(175)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 542096, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(154)
-        // features.4.2.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(83), pixels: 361 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(155)
-        // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
+        s.profiler?.stop(176)
+        // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 852272, savedInvStd: s.f + 852384,
-                runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
-            s.profiler?.stop(156)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(84), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 852272, savedInvStd: s.f + 852384,
+                runningMean: s.p + 617584, runningVar: s.p + 617696, workspace: s.ws, pool: pool)
+            s.profiler?.stop(177)
+        }
+        // features.4.2.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(83), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(84), pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360,
+                beta: s.p + 617472, savedMean: s.f + 852272, savedInvStd: s.f + 852384, activation: .identity,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(179)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 12 {
@@ -2792,21 +3046,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, runningMean: s.p + 617584, runningVar: s.p + 617696,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 852272, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(180)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(158)
+            s.profiler?.stop(181)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(78), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(182)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -2814,20 +3068,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 617808, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(160)
-        // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 361 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(161)
-        // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        s.profiler?.stop(183)
+        // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(89), savedMean: s.f + 852496, savedInvStd: s.f + 853168,
-                runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
-            s.profiler?.stop(162)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(88), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 852496, savedInvStd: s.f + 853168,
+                runningMean: s.p + 694416, runningVar: s.p + 695088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(184)
+        }
+        // features.4.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(86), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(88), pool: pool)
+            s.profiler?.stop(185)
+        }
+        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
+                beta: s.p + 693744, savedMean: s.f + 852496, savedInvStd: s.f + 853168, activation: .relu6,
+                output: s.tensor(89), pool: pool)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
@@ -2835,18 +3100,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 852496, pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(187)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 855184)
-        s.profiler?.stop(164)
+        s.profiler?.stop(188)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 855184, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(189)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2854,7 +3119,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(91), savedMean: s.f + 853840, savedInvStd: s.f + 854512,
                 runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(190)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
@@ -2862,25 +3127,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
                 eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 853840, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(191)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 704496, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(168)
-        // features.4.3.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(91), pixels: 361 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(169)
-        // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
+        s.profiler?.stop(192)
+        // features.4.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(93), savedMean: s.f + 867280, savedInvStd: s.f + 867392,
-                runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
-            s.profiler?.stop(170)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(91), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(92), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 867280, savedInvStd: s.f + 867392,
+                runningMean: s.p + 779984, runningVar: s.p + 780096, workspace: s.ws, pool: pool)
+            s.profiler?.stop(193)
+        }
+        // features.4.3.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(91), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(92), pool: pool)
+            s.profiler?.stop(194)
+        }
+        // features.4.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760,
+                beta: s.p + 779872, savedMean: s.f + 867280, savedInvStd: s.f + 867392, activation: .identity,
+                output: s.tensor(93), pool: pool)
+            s.profiler?.stop(195)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 13 {
@@ -2888,21 +3164,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, runningMean: s.p + 779984, runningVar: s.p + 780096,
                 eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 867280, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(196)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002, into: s.tensor(95),
                 random: &random)
-            s.profiler?.stop(172)
+            s.profiler?.stop(197)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(93),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(198)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -2910,20 +3186,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 780208, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(174)
-        // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(94), pixels: 361 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(175)
-        // features.4.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        s.profiler?.stop(199)
+        // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 867504, savedInvStd: s.f + 868176,
-                runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
-            s.profiler?.stop(176)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(94), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(96), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 867504, savedInvStd: s.f + 868176,
+                runningMean: s.p + 856816, runningVar: s.p + 857488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(200)
+        }
+        // features.4.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(94), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(96), pool: pool)
+            s.profiler?.stop(201)
+        }
+        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
+                beta: s.p + 856144, savedMean: s.f + 867504, savedInvStd: s.f + 868176, activation: .relu6,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(202)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
@@ -2931,18 +3218,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 867504, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(203)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 870192)
-        s.profiler?.stop(178)
+        s.profiler?.stop(204)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 870192, bias: s.f,
             activation: .identity, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(205)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2950,7 +3237,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(99), savedMean: s.f + 868848, savedInvStd: s.f + 869520,
                 runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(206)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
@@ -2958,25 +3245,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
                 eps: 0.001, activation: .relu6, output: s.tensor(99), scratch: s.f + 868848, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(207)
         }
         // features.4.4.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 866896, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(182)
-        // features.4.4.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(99), pixels: 361 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(183)
-        // features.4.4.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
+        s.profiler?.stop(208)
+        // features.4.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(101), savedMean: s.f + 882288, savedInvStd: s.f + 882400,
-                runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
-            s.profiler?.stop(184)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(99), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(100), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 882288, savedInvStd: s.f + 882400,
+                runningMean: s.p + 942384, runningVar: s.p + 942496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.4.4.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(99), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(100), pool: pool)
+            s.profiler?.stop(210)
+        }
+        // features.4.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 882288, savedInvStd: s.f + 882400,
+                activation: .identity, output: s.tensor(101), pool: pool)
+            s.profiler?.stop(211)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 14 {
@@ -2984,21 +3282,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, runningMean: s.p + 942384, runningVar: s.p + 942496,
                 eps: 0.001, activation: .identity, output: s.tensor(101), scratch: s.f + 882288, pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(212)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667, into: s.tensor(103),
                 random: &random)
-            s.profiler?.stop(186)
+            s.profiler?.stop(213)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(94), branch: s.tensor(101),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(187)
+        s.profiler?.stop(214)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -3006,20 +3304,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 942608, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(188)
-        // features.4.5.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(189)
-        // features.4.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        s.profiler?.stop(215)
+        // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 882512, savedInvStd: s.f + 883184,
-                runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
-            s.profiler?.stop(190)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(104), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 882512, savedInvStd: s.f + 883184,
+                runningMean: s.p + 1019216, runningVar: s.p + 1019888, workspace: s.ws, pool: pool)
+            s.profiler?.stop(216)
+        }
+        // features.4.5.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(104), pool: pool)
+            s.profiler?.stop(217)
+        }
+        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 882512, savedInvStd: s.f + 883184,
+                activation: .relu6, output: s.tensor(105), pool: pool)
+            s.profiler?.stop(218)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
@@ -3027,18 +3336,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 882512, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(219)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 885200)
-        s.profiler?.stop(192)
+        s.profiler?.stop(220)
         // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 885200, bias: s.f,
             activation: .identity, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(193)
+        s.profiler?.stop(221)
         // features.4.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3046,7 +3355,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(107), savedMean: s.f + 883856, savedInvStd: s.f + 884528,
                 runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(222)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
@@ -3054,25 +3363,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
                 eps: 0.001, activation: .relu6, output: s.tensor(107), scratch: s.f + 883856, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(223)
         }
         // features.4.5.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1029296, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(196)
-        // features.4.5.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(107), pixels: 361 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(197)
-        // features.4.5.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 112]
+        s.profiler?.stop(224)
+        // features.4.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(109), savedMean: s.f + 897296, savedInvStd: s.f + 897408,
-                runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
-            s.profiler?.stop(198)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(107), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(108), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 897296, savedInvStd: s.f + 897408,
+                runningMean: s.p + 1104784, runningVar: s.p + 1104896, workspace: s.ws, pool: pool)
+            s.profiler?.stop(225)
+        }
+        // features.4.5.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(107), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+                output: s.tensor(108), pool: pool)
+            s.profiler?.stop(226)
+        }
+        // features.4.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 897296, savedInvStd: s.f + 897408,
+                activation: .identity, output: s.tensor(109), pool: pool)
+            s.profiler?.stop(227)
         }
         // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 15 {
@@ -3080,21 +3400,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, runningMean: s.p + 1104784, runningVar: s.p + 1104896,
                 eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 897296, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(228)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334, into: s.tensor(111),
                 random: &random)
-            s.profiler?.stop(200)
+            s.profiler?.stop(229)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(102), branch: s.tensor(109),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(230)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
@@ -3102,20 +3422,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1105008, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(202)
-        // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(110), pixels: 361 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(203)
-        // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        s.profiler?.stop(231)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 897520, savedInvStd: s.f + 898192,
-                runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
-            s.profiler?.stop(204)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(110), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(112), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 897520, savedInvStd: s.f + 898192,
+                runningMean: s.p + 1181616, runningVar: s.p + 1182288, workspace: s.ws, pool: pool)
+            s.profiler?.stop(232)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(110), pixels: 361 &* s.n, inChannels: 112,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+                output: s.tensor(112), pool: pool)
+            s.profiler?.stop(233)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 897520, savedInvStd: s.f + 898192,
+                activation: .relu6, output: s.tensor(113), pool: pool)
+            s.profiler?.stop(234)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
@@ -3123,18 +3454,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 897520, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(235)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 900208)
-        s.profiler?.stop(206)
+        s.profiler?.stop(236)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 900208, bias: s.f,
             activation: .identity, output: s.tensor(114), pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(237)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3142,7 +3473,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(115), savedMean: s.f + 898864, savedInvStd: s.f + 899536,
                 runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(238)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
@@ -3150,25 +3481,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
                 eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 898864, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(239)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [672][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1202448, outChannels: 160, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(210)
-        // features.5.0.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(115), pixels: 361 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(116), pool: pool)
-        s.profiler?.stop(211)
-        // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
+        s.profiler?.stop(240)
+        // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(117), savedMean: s.f + 933808, savedInvStd: s.f + 933968,
-                runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
-            s.profiler?.stop(212)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(115), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(116), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 933808, savedInvStd: s.f + 933968,
+                runningMean: s.p + 1310288, runningVar: s.p + 1310448, workspace: s.ws, pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.5.0.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(115), pixels: 361 &* s.n, inChannels: 672,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(116), pool: pool)
+            s.profiler?.stop(242)
+        }
+        // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 933808, savedInvStd: s.f + 933968,
+                activation: .identity, output: s.tensor(117), pool: pool)
+            s.profiler?.stop(243)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 16 {
@@ -3176,7 +3518,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, runningMean: s.p + 1310288, runningVar: s.p + 1310448,
                 eps: 0.001, activation: .identity, output: s.tensor(117), scratch: s.f + 933808, pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(244)
         }
     }
 
@@ -3185,20 +3527,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1310608, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(214)
-        // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(117), pixels: 361 &* s.n, inChannels: 160, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(215)
-        // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        s.profiler?.stop(245)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(119), savedMean: s.f + 934128, savedInvStd: s.f + 935088,
-                runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
-            s.profiler?.stop(216)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(117), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(118), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 934128, savedInvStd: s.f + 935088,
+                runningMean: s.p + 1466128, runningVar: s.p + 1467088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(246)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(117), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(118), pool: pool)
+            s.profiler?.stop(247)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 934128, savedInvStd: s.f + 935088,
+                activation: .relu6, output: s.tensor(119), pool: pool)
+            s.profiler?.stop(248)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
@@ -3206,18 +3559,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 934128, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(249)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 937968)
-        s.profiler?.stop(218)
+        s.profiler?.stop(250)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 937968, bias: s.f,
             activation: .identity, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(251)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3225,7 +3578,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(121), savedMean: s.f + 936048, savedInvStd: s.f + 937008,
                 runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(252)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
@@ -3233,25 +3586,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
                 eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 936048, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(253)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1495888, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(222)
-        // features.5.1.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(121), pixels: 361 &* s.n, inChannels: 960, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(223)
-        // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
+        s.profiler?.stop(254)
+        // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(123), savedMean: s.f + 985968, savedInvStd: s.f + 986128,
-                runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
-            s.profiler?.stop(224)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(121), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(122), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 985968, savedInvStd: s.f + 986128,
+                runningMean: s.p + 1649808, runningVar: s.p + 1649968, workspace: s.ws, pool: pool)
+            s.profiler?.stop(255)
+        }
+        // features.5.1.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(121), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(122), pool: pool)
+            s.profiler?.stop(256)
+        }
+        // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 985968, savedInvStd: s.f + 986128,
+                activation: .identity, output: s.tensor(123), pool: pool)
+            s.profiler?.stop(257)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 17 {
@@ -3259,21 +3623,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, runningMean: s.p + 1649808, runningVar: s.p + 1649968,
                 eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 985968, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(258)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667, into: s.tensor(125),
                 random: &random)
-            s.profiler?.stop(226)
+            s.profiler?.stop(259)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(117), branch: s.tensor(123),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(227)
+        s.profiler?.stop(260)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3281,20 +3645,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1650128, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(228)
-        // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(124), pixels: 361 &* s.n, inChannels: 160, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(126), pool: pool)
-        s.profiler?.stop(229)
-        // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        s.profiler?.stop(261)
+        // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(127), savedMean: s.f + 986288, savedInvStd: s.f + 987248,
-                runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
-            s.profiler?.stop(230)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(124), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(126), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 986288, savedInvStd: s.f + 987248,
+                runningMean: s.p + 1805648, runningVar: s.p + 1806608, workspace: s.ws, pool: pool)
+            s.profiler?.stop(262)
+        }
+        // features.5.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(124), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(126), pool: pool)
+            s.profiler?.stop(263)
+        }
+        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 986288, savedInvStd: s.f + 987248,
+                activation: .relu6, output: s.tensor(127), pool: pool)
+            s.profiler?.stop(264)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
@@ -3302,18 +3677,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 986288, pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(265)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 990128)
-        s.profiler?.stop(232)
+        s.profiler?.stop(266)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 990128, bias: s.f,
             activation: .identity, output: s.tensor(128), pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(267)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3321,7 +3696,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(129), savedMean: s.f + 988208, savedInvStd: s.f + 989168,
                 runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(268)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
@@ -3329,25 +3704,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
                 eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 988208, pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(269)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1835408, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(236)
-        // features.5.2.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(129), pixels: 361 &* s.n, inChannels: 960, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(237)
-        // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
+        s.profiler?.stop(270)
+        // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 1038128, savedInvStd: s.f + 1038288,
-                runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
-            s.profiler?.stop(238)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(129), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(130), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1038128, savedInvStd: s.f + 1038288,
+                runningMean: s.p + 1989328, runningVar: s.p + 1989488, workspace: s.ws, pool: pool)
+            s.profiler?.stop(271)
+        }
+        // features.5.2.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(129), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(130), pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1038128, savedInvStd: s.f + 1038288,
+                activation: .identity, output: s.tensor(131), pool: pool)
+            s.profiler?.stop(273)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 18 {
@@ -3355,21 +3741,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, runningMean: s.p + 1989328, runningVar: s.p + 1989488,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1038128, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(274)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(240)
+            s.profiler?.stop(275)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(124), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(241)
+        s.profiler?.stop(276)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3377,20 +3763,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1989648, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(242)
-        // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 160, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(243)
-        // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        s.profiler?.stop(277)
+        // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
-                runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
-            s.profiler?.stop(244)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(134), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
+                runningMean: s.p + 2145168, runningVar: s.p + 2146128, workspace: s.ws, pool: pool)
+            s.profiler?.stop(278)
+        }
+        // features.5.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(279)
+        }
+        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
+                activation: .relu6, output: s.tensor(135), pool: pool)
+            s.profiler?.stop(280)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
@@ -3398,18 +3795,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 1038448, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(281)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 1042288)
-        s.profiler?.stop(246)
+        s.profiler?.stop(282)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1042288, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(283)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3417,7 +3814,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(137), savedMean: s.f + 1040368, savedInvStd: s.f + 1041328,
                 runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(284)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
@@ -3425,25 +3822,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
                 eps: 0.001, activation: .relu6, output: s.tensor(137), scratch: s.f + 1040368, pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(285)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2174928, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(250)
-        // features.5.3.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(137), pixels: 361 &* s.n, inChannels: 960, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(138), pool: pool)
-        s.profiler?.stop(251)
-        // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
+        s.profiler?.stop(286)
+        // features.5.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(139), savedMean: s.f + 1090288, savedInvStd: s.f + 1090448,
-                runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
-            s.profiler?.stop(252)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(137), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(138), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1090288, savedInvStd: s.f + 1090448,
+                runningMean: s.p + 2328848, runningVar: s.p + 2329008, workspace: s.ws, pool: pool)
+            s.profiler?.stop(287)
+        }
+        // features.5.3.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(137), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(138), pool: pool)
+            s.profiler?.stop(288)
+        }
+        // features.5.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1090288, savedInvStd: s.f + 1090448,
+                activation: .identity, output: s.tensor(139), pool: pool)
+            s.profiler?.stop(289)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 19 {
@@ -3451,21 +3859,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, runningMean: s.p + 2328848, runningVar: s.p + 2329008,
                 eps: 0.001, activation: .identity, output: s.tensor(139), scratch: s.f + 1090288, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(290)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001, into: s.tensor(141),
                 random: &random)
-            s.profiler?.stop(254)
+            s.profiler?.stop(291)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(139),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(140), pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(292)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3473,20 +3881,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2329168, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(256)
-        // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(140), pixels: 361 &* s.n, inChannels: 160, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(257)
-        // features.5.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        s.profiler?.stop(293)
+        // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
-                runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
-            s.profiler?.stop(258)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(140), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(142), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
+                runningMean: s.p + 2484688, runningVar: s.p + 2485648, workspace: s.ws, pool: pool)
+            s.profiler?.stop(294)
+        }
+        // features.5.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(140), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(142), pool: pool)
+            s.profiler?.stop(295)
+        }
+        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
+                activation: .relu6, output: s.tensor(143), pool: pool)
+            s.profiler?.stop(296)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
@@ -3494,18 +3913,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 1090608, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(297)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 1094448)
-        s.profiler?.stop(260)
+        s.profiler?.stop(298)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1094448, bias: s.f,
             activation: .identity, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(299)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3513,7 +3932,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(145), savedMean: s.f + 1092528, savedInvStd: s.f + 1093488,
                 runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(300)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
@@ -3521,25 +3940,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
                 eps: 0.001, activation: .relu6, output: s.tensor(145), scratch: s.f + 1092528, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(301)
         }
         // features.5.4.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2514448, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(264)
-        // features.5.4.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(145), pixels: 361 &* s.n, inChannels: 960, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(265)
-        // features.5.4.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
+        s.profiler?.stop(302)
+        // features.5.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(147), savedMean: s.f + 1142448, savedInvStd: s.f + 1142608,
-                runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
-            s.profiler?.stop(266)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(145), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(146), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1142448, savedInvStd: s.f + 1142608,
+                runningMean: s.p + 2668368, runningVar: s.p + 2668528, workspace: s.ws, pool: pool)
+            s.profiler?.stop(303)
+        }
+        // features.5.4.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(145), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(146), pool: pool)
+            s.profiler?.stop(304)
+        }
+        // features.5.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1142448, savedInvStd: s.f + 1142608,
+                activation: .identity, output: s.tensor(147), pool: pool)
+            s.profiler?.stop(305)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 20 {
@@ -3547,21 +3977,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, runningMean: s.p + 2668368, runningVar: s.p + 2668528,
                 eps: 0.001, activation: .identity, output: s.tensor(147), scratch: s.f + 1142448, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(306)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668, into: s.tensor(149),
                 random: &random)
-            s.profiler?.stop(268)
+            s.profiler?.stop(307)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(140), branch: s.tensor(147),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(308)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3569,20 +3999,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2668688, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(270)
-        // features.5.5.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(148), pixels: 361 &* s.n, inChannels: 160, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(150), pool: pool)
-        s.profiler?.stop(271)
-        // features.5.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        s.profiler?.stop(309)
+        // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
-                runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
-            s.profiler?.stop(272)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(150), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
+                runningMean: s.p + 2824208, runningVar: s.p + 2825168, workspace: s.ws, pool: pool)
+            s.profiler?.stop(310)
+        }
+        // features.5.5.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(148), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(150), pool: pool)
+            s.profiler?.stop(311)
+        }
+        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
+                activation: .relu6, output: s.tensor(151), pool: pool)
+            s.profiler?.stop(312)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
@@ -3590,18 +4031,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1142768, pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(313)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 1146608)
-        s.profiler?.stop(274)
+        s.profiler?.stop(314)
         // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1146608, bias: s.f,
             activation: .identity, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(275)
+        s.profiler?.stop(315)
         // features.5.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3609,7 +4050,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(153), savedMean: s.f + 1144688, savedInvStd: s.f + 1145648,
                 runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(316)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
@@ -3617,25 +4058,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
                 eps: 0.001, activation: .relu6, output: s.tensor(153), scratch: s.f + 1144688, pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(317)
         }
         // features.5.5.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2853968, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(278)
-        // features.5.5.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(153), pixels: 361 &* s.n, inChannels: 960, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(279)
-        // features.5.5.block.2 BatchNorm (batch statistics) + identity on [n, 19, 19, 160]
+        s.profiler?.stop(318)
+        // features.5.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(155), savedMean: s.f + 1194608, savedInvStd: s.f + 1194768,
-                runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
-            s.profiler?.stop(280)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(153), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(154), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1194608, savedInvStd: s.f + 1194768,
+                runningMean: s.p + 3007888, runningVar: s.p + 3008048, workspace: s.ws, pool: pool)
+            s.profiler?.stop(319)
+        }
+        // features.5.5.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(153), pixels: 361 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(320)
+        }
+        // features.5.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1194608, savedInvStd: s.f + 1194768,
+                activation: .identity, output: s.tensor(155), pool: pool)
+            s.profiler?.stop(321)
         }
         // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 21 {
@@ -3643,21 +4095,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, runningMean: s.p + 3007888, runningVar: s.p + 3008048,
                 eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1194608, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(322)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(157),
                 random: &random)
-            s.profiler?.stop(282)
+            s.profiler?.stop(323)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(148), branch: s.tensor(155),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(324)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
@@ -3665,20 +4117,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3008208, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(284)
-        // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(156), pixels: 361 &* s.n, inChannels: 160, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 960, activation: .identity, residual: nil, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(285)
-        // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        s.profiler?.stop(325)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(159), savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
-                runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
-            s.profiler?.stop(286)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(156), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(158), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
+                runningMean: s.p + 3163728, runningVar: s.p + 3164688, workspace: s.ws, pool: pool)
+            s.profiler?.stop(326)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(156), pixels: 361 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+                output: s.tensor(158), pool: pool)
+            s.profiler?.stop(327)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
+                activation: .relu6, output: s.tensor(159), pool: pool)
+            s.profiler?.stop(328)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 22 {
@@ -3686,18 +4149,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
                 eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1194928, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(329)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 1198768)
-        s.profiler?.stop(288)
+        s.profiler?.stop(330)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1198768, bias: s.f,
             activation: .identity, output: s.tensor(160), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(331)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -3705,7 +4168,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(161), savedMean: s.f + 1196848, savedInvStd: s.f + 1197808,
                 runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(332)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks > 22 {
@@ -3713,25 +4176,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
                 eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 1196848, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(333)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [960][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3193488, outChannels: 272, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(292)
-        // features.6.0.block.2 project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(161), pixels: 100 &* s.n, inChannels: 960, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 272, activation: .identity, residual: nil, output: s.tensor(162), pool: pool)
-        s.profiler?.stop(293)
-        // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(334)
+        // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 960] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(163), savedMean: s.f + 1246768, savedInvStd: s.f + 1247040,
-                runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
-            s.profiler?.stop(294)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(161), pixels: 100 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(162), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1246768, savedInvStd: s.f + 1247040,
+                runningMean: s.p + 3455152, runningVar: s.p + 3455424, workspace: s.ws, pool: pool)
+            s.profiler?.stop(335)
+        }
+        // features.6.0.block.2 frozen: project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(161), pixels: 100 &* s.n, inChannels: 960,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(162), pool: pool)
+            s.profiler?.stop(336)
+        }
+        // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1246768, savedInvStd: s.f + 1247040,
+                activation: .identity, output: s.tensor(163), pool: pool)
+            s.profiler?.stop(337)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 22 {
@@ -3739,7 +4213,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, runningMean: s.p + 3455152, runningVar: s.p + 3455424,
                 eps: 0.001, activation: .identity, output: s.tensor(163), scratch: s.f + 1246768, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(338)
         }
     }
 
@@ -3748,20 +4222,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3455696, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(296)
-        // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(163), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(297)
-        // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(339)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(165), savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
-                runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
-            s.profiler?.stop(298)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(163), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(164), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
+                runningMean: s.p + 3902864, runningVar: s.p + 3904496, workspace: s.ws, pool: pool)
+            s.profiler?.stop(340)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(163), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(341)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
+                activation: .relu6, output: s.tensor(165), pool: pool)
+            s.profiler?.stop(342)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
@@ -3769,18 +4254,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
                 eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1247312, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(343)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 1253840)
-        s.profiler?.stop(300)
+        s.profiler?.stop(344)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1253840, bias: s.f,
             activation: .identity, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(301)
+        s.profiler?.stop(345)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -3788,7 +4273,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(167), savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(346)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
@@ -3796,26 +4281,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
                 eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1250576, pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(347)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3953456, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(304)
-        // features.6.1.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(167), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(168), pool: pool)
-        s.profiler?.stop(305)
-        // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(348)
+        // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(169), savedMean: s.f + 1335440, savedInvStd: s.f + 1335712,
-                runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
-            s.profiler?.stop(306)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(167), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(168), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1335440, savedInvStd: s.f + 1335712,
+                runningMean: s.p + 4397904, runningVar: s.p + 4398176, workspace: s.ws, pool: pool)
+            s.profiler?.stop(349)
+        }
+        // features.6.1.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(167), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(168), pool: pool)
+            s.profiler?.stop(350)
+        }
+        // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1335440, savedInvStd: s.f + 1335712,
+                activation: .identity, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(351)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 23 {
@@ -3823,21 +4318,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, runningMean: s.p + 4397904, runningVar: s.p + 4398176,
                 eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1335440, pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(352)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667, into: s.tensor(171),
                 random: &random)
-            s.profiler?.stop(308)
+            s.profiler?.stop(353)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(163), branch: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(309)
+        s.profiler?.stop(354)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -3845,20 +4340,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4398448, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(310)
-        // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(170), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(172), pool: pool)
-        s.profiler?.stop(311)
-        // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(355)
+        // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(173), savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
-                runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
-            s.profiler?.stop(312)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(170), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(172), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
+                runningMean: s.p + 4845616, runningVar: s.p + 4847248, workspace: s.ws, pool: pool)
+            s.profiler?.stop(356)
+        }
+        // features.6.2.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(170), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(172), pool: pool)
+            s.profiler?.stop(357)
+        }
+        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
+                activation: .relu6, output: s.tensor(173), pool: pool)
+            s.profiler?.stop(358)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
@@ -3866,18 +4372,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
                 eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1335984, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(359)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 1342512)
-        s.profiler?.stop(314)
+        s.profiler?.stop(360)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1342512, bias: s.f,
             activation: .identity, output: s.tensor(174), pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(361)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -3885,7 +4391,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(175), savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(362)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
@@ -3893,26 +4399,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
                 eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1339248, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(363)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4896208, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(318)
-        // features.6.2.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(175), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(176), pool: pool)
-        s.profiler?.stop(319)
-        // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(364)
+        // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 1424112, savedInvStd: s.f + 1424384,
-                runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
-            s.profiler?.stop(320)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(175), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(176), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1424112, savedInvStd: s.f + 1424384,
+                runningMean: s.p + 5340656, runningVar: s.p + 5340928, workspace: s.ws, pool: pool)
+            s.profiler?.stop(365)
+        }
+        // features.6.2.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(175), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(366)
+        }
+        // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1424112, savedInvStd: s.f + 1424384,
+                activation: .identity, output: s.tensor(177), pool: pool)
+            s.profiler?.stop(367)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 24 {
@@ -3920,21 +4436,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, runningMean: s.p + 5340656, runningVar: s.p + 5340928,
                 eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1424112, pool: pool)
-            s.profiler?.stop(321)
+            s.profiler?.stop(368)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(322)
+            s.profiler?.stop(369)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(170), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(323)
+        s.profiler?.stop(370)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -3942,20 +4458,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5341200, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(324)
-        // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(178), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(325)
-        // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(371)
+        // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(181), savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
-                runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
-            s.profiler?.stop(326)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(180), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
+                runningMean: s.p + 5788368, runningVar: s.p + 5790000, workspace: s.ws, pool: pool)
+            s.profiler?.stop(372)
+        }
+        // features.6.3.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(178), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(180), pool: pool)
+            s.profiler?.stop(373)
+        }
+        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
+                activation: .relu6, output: s.tensor(181), pool: pool)
+            s.profiler?.stop(374)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
@@ -3963,18 +4490,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
                 eps: 0.001, activation: .relu6, output: s.tensor(181), scratch: s.f + 1424656, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(375)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 1431184)
-        s.profiler?.stop(328)
+        s.profiler?.stop(376)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1431184, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(377)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -3982,7 +4509,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(183), savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(378)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
@@ -3990,26 +4517,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
                 eps: 0.001, activation: .relu6, output: s.tensor(183), scratch: s.f + 1427920, pool: pool)
-            s.profiler?.stop(331)
+            s.profiler?.stop(379)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5838960, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(332)
-        // features.6.3.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(183), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(184), pool: pool)
-        s.profiler?.stop(333)
-        // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(380)
+        // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(185), savedMean: s.f + 1512784, savedInvStd: s.f + 1513056,
-                runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
-            s.profiler?.stop(334)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(183), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(184), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1512784, savedInvStd: s.f + 1513056,
+                runningMean: s.p + 6283408, runningVar: s.p + 6283680, workspace: s.ws, pool: pool)
+            s.profiler?.stop(381)
+        }
+        // features.6.3.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(183), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(184), pool: pool)
+            s.profiler?.stop(382)
+        }
+        // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1512784, savedInvStd: s.f + 1513056,
+                activation: .identity, output: s.tensor(185), pool: pool)
+            s.profiler?.stop(383)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 25 {
@@ -4017,21 +4554,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, runningMean: s.p + 6283408, runningVar: s.p + 6283680,
                 eps: 0.001, activation: .identity, output: s.tensor(185), scratch: s.f + 1512784, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(384)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003, into: s.tensor(187),
                 random: &random)
-            s.profiler?.stop(336)
+            s.profiler?.stop(385)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(185),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(186), pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(386)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4039,20 +4576,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6283952, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(338)
-        // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(186), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(188), pool: pool)
-        s.profiler?.stop(339)
-        // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(387)
+        // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(189), savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
-                runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
-            s.profiler?.stop(340)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(186), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(188), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
+                runningMean: s.p + 6731120, runningVar: s.p + 6732752, workspace: s.ws, pool: pool)
+            s.profiler?.stop(388)
+        }
+        // features.6.4.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(186), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(188), pool: pool)
+            s.profiler?.stop(389)
+        }
+        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
+                activation: .relu6, output: s.tensor(189), pool: pool)
+            s.profiler?.stop(390)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
@@ -4060,18 +4608,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
                 eps: 0.001, activation: .relu6, output: s.tensor(189), scratch: s.f + 1513328, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(391)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 1519856)
-        s.profiler?.stop(342)
+        s.profiler?.stop(392)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1519856, bias: s.f,
             activation: .identity, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(393)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -4079,7 +4627,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(191), savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(394)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
@@ -4087,26 +4635,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
                 eps: 0.001, activation: .relu6, output: s.tensor(191), scratch: s.f + 1516592, pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(395)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6781712, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(346)
-        // features.6.4.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(191), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(192), pool: pool)
-        s.profiler?.stop(347)
-        // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(396)
+        // features.6.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(193), savedMean: s.f + 1601456, savedInvStd: s.f + 1601728,
-                runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
-            s.profiler?.stop(348)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(191), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(192), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1601456, savedInvStd: s.f + 1601728,
+                runningMean: s.p + 7226160, runningVar: s.p + 7226432, workspace: s.ws, pool: pool)
+            s.profiler?.stop(397)
+        }
+        // features.6.4.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(191), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(192), pool: pool)
+            s.profiler?.stop(398)
+        }
+        // features.6.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1601456, savedInvStd: s.f + 1601728,
+                activation: .identity, output: s.tensor(193), pool: pool)
+            s.profiler?.stop(399)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 26 {
@@ -4114,21 +4672,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, runningMean: s.p + 7226160, runningVar: s.p + 7226432,
                 eps: 0.001, activation: .identity, output: s.tensor(193), scratch: s.f + 1601456, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(400)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666, into: s.tensor(195),
                 random: &random)
-            s.profiler?.stop(350)
+            s.profiler?.stop(401)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(186), branch: s.tensor(193),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(351)
+        s.profiler?.stop(402)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4136,20 +4694,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7226704, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(352)
-        // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(194), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(196), pool: pool)
-        s.profiler?.stop(353)
-        // features.6.5.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(403)
+        // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(197), savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
-                runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
-            s.profiler?.stop(354)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(196), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
+                runningMean: s.p + 7673872, runningVar: s.p + 7675504, workspace: s.ws, pool: pool)
+            s.profiler?.stop(404)
+        }
+        // features.6.5.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(194), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(196), pool: pool)
+            s.profiler?.stop(405)
+        }
+        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
+                activation: .relu6, output: s.tensor(197), pool: pool)
+            s.profiler?.stop(406)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
@@ -4157,18 +4726,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
                 eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 1602000, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(407)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 1608528)
-        s.profiler?.stop(356)
+        s.profiler?.stop(408)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1608528, bias: s.f,
             activation: .identity, output: s.tensor(198), pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(409)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -4176,7 +4745,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(199), savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(410)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
@@ -4184,26 +4753,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
                 eps: 0.001, activation: .relu6, output: s.tensor(199), scratch: s.f + 1605264, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(411)
         }
         // features.6.5.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7724464, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(360)
-        // features.6.5.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(199), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(200), pool: pool)
-        s.profiler?.stop(361)
-        // features.6.5.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(412)
+        // features.6.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(201), savedMean: s.f + 1690128, savedInvStd: s.f + 1690400,
-                runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
-            s.profiler?.stop(362)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(199), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(200), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1690128, savedInvStd: s.f + 1690400,
+                runningMean: s.p + 8168912, runningVar: s.p + 8169184, workspace: s.ws, pool: pool)
+            s.profiler?.stop(413)
+        }
+        // features.6.5.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(199), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(200), pool: pool)
+            s.profiler?.stop(414)
+        }
+        // features.6.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1690128, savedInvStd: s.f + 1690400,
+                activation: .identity, output: s.tensor(201), pool: pool)
+            s.profiler?.stop(415)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 27 {
@@ -4211,21 +4790,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, runningMean: s.p + 8168912, runningVar: s.p + 8169184,
                 eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1690128, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(416)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(364)
+            s.profiler?.stop(417)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(194), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(418)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4233,20 +4812,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8169456, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(366)
-        // features.6.6.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(202), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(367)
-        // features.6.6.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(419)
+        // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(205), savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
-                runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
-            s.profiler?.stop(368)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(204), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
+                runningMean: s.p + 8616624, runningVar: s.p + 8618256, workspace: s.ws, pool: pool)
+            s.profiler?.stop(420)
+        }
+        // features.6.6.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(202), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(204), pool: pool)
+            s.profiler?.stop(421)
+        }
+        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
+                activation: .relu6, output: s.tensor(205), pool: pool)
+            s.profiler?.stop(422)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
@@ -4254,18 +4844,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
                 eps: 0.001, activation: .relu6, output: s.tensor(205), scratch: s.f + 1690672, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(423)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 1697200)
-        s.profiler?.stop(370)
+        s.profiler?.stop(424)
         // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1697200, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(425)
         // features.6.6.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -4273,7 +4863,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(207), savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(426)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
@@ -4281,26 +4871,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
                 eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 1693936, pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(427)
         }
         // features.6.6.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8667216, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(374)
-        // features.6.6.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(207), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(208), pool: pool)
-        s.profiler?.stop(375)
-        // features.6.6.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(428)
+        // features.6.6.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(209), savedMean: s.f + 1778800, savedInvStd: s.f + 1779072,
-                runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
-            s.profiler?.stop(376)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(207), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(208), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1778800, savedInvStd: s.f + 1779072,
+                runningMean: s.p + 9111664, runningVar: s.p + 9111936, workspace: s.ws, pool: pool)
+            s.profiler?.stop(429)
+        }
+        // features.6.6.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(207), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(208), pool: pool)
+            s.profiler?.stop(430)
+        }
+        // features.6.6.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1778800, savedInvStd: s.f + 1779072,
+                activation: .identity, output: s.tensor(209), pool: pool)
+            s.profiler?.stop(431)
         }
         // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 28 {
@@ -4308,21 +4908,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, runningMean: s.p + 9111664, runningVar: s.p + 9111936,
                 eps: 0.001, activation: .identity, output: s.tensor(209), scratch: s.f + 1778800, pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(432)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.82
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002, into: s.tensor(211),
                 random: &random)
-            s.profiler?.stop(378)
+            s.profiler?.stop(433)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(209),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(210), pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(434)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4330,20 +4930,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9112208, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(380)
-        // features.6.7.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(210), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(381)
-        // features.6.7.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(435)
+        // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(213), savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
-                runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
-            s.profiler?.stop(382)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(210), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(212), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
+                runningMean: s.p + 9559376, runningVar: s.p + 9561008, workspace: s.ws, pool: pool)
+            s.profiler?.stop(436)
+        }
+        // features.6.7.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(210), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(212), pool: pool)
+            s.profiler?.stop(437)
+        }
+        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
+                activation: .relu6, output: s.tensor(213), pool: pool)
+            s.profiler?.stop(438)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
@@ -4351,18 +4962,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
                 eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 1779344, pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(439)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1785872)
-        s.profiler?.stop(384)
+        s.profiler?.stop(440)
         // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1785872, bias: s.f,
             activation: .identity, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(441)
         // features.6.7.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -4370,7 +4981,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(215), savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(442)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
@@ -4378,26 +4989,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
                 eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 1782608, pool: pool)
-            s.profiler?.stop(387)
+            s.profiler?.stop(443)
         }
         // features.6.7.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9609968, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(388)
-        // features.6.7.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(215), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
-            output: s.tensor(216), pool: pool)
-        s.profiler?.stop(389)
-        // features.6.7.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 272]
+        s.profiler?.stop(444)
+        // features.6.7.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(217), savedMean: s.f + 1867472, savedInvStd: s.f + 1867744,
-                runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
-            s.profiler?.stop(390)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(215), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(216), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1867472, savedInvStd: s.f + 1867744,
+                runningMean: s.p + 10054416, runningVar: s.p + 10054688, workspace: s.ws, pool: pool)
+            s.profiler?.stop(445)
+        }
+        // features.6.7.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(215), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+                output: s.tensor(216), pool: pool)
+            s.profiler?.stop(446)
+        }
+        // features.6.7.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1867472, savedInvStd: s.f + 1867744,
+                activation: .identity, output: s.tensor(217), pool: pool)
+            s.profiler?.stop(447)
         }
         // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 29 {
@@ -4405,21 +5026,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, runningMean: s.p + 10054416, runningVar: s.p + 10054688,
                 eps: 0.001, activation: .identity, output: s.tensor(217), scratch: s.f + 1867472, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(448)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668, into: s.tensor(219),
                 random: &random)
-            s.profiler?.stop(392)
+            s.profiler?.stop(449)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(210), branch: s.tensor(217),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(450)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
@@ -4427,20 +5048,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10054960, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(394)
-        // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 272, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1632, activation: .identity, residual: nil, output: s.tensor(220), pool: pool)
-        s.profiler?.stop(395)
-        // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        s.profiler?.stop(451)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(221), savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
-                runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
-            s.profiler?.stop(396)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(220), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
+                runningMean: s.p + 10502128, runningVar: s.p + 10503760, workspace: s.ws, pool: pool)
+            s.profiler?.stop(452)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 272,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+                output: s.tensor(220), pool: pool)
+            s.profiler?.stop(453)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
+                activation: .relu6, output: s.tensor(221), pool: pool)
+            s.profiler?.stop(454)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
@@ -4448,18 +5080,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
                 eps: 0.001, activation: .relu6, output: s.tensor(221), scratch: s.f + 1868016, pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(455)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1874544)
-        s.profiler?.stop(398)
+        s.profiler?.stop(456)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1874544, bias: s.f,
             activation: .identity, output: s.tensor(222), pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(457)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -4467,7 +5099,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .relu6, output: s.tensor(223), savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
-            s.profiler?.stop(400)
+            s.profiler?.stop(458)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
@@ -4475,26 +5107,36 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
                 eps: 0.001, activation: .relu6, output: s.tensor(223), scratch: s.f + 1871280, pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(459)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1632][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10526608, outChannels: 448, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(402)
-        // features.7.0.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(223), pixels: 100 &* s.n, inChannels: 1632,
-            inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
-            output: s.tensor(224), pool: pool)
-        s.profiler?.stop(403)
-        // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 10, 10, 448]
+        s.profiler?.stop(460)
+        // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
-                gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(225), savedMean: s.f + 1903920, savedInvStd: s.f + 1904368,
-                runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
-            s.profiler?.stop(404)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(223), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 448, output: s.tensor(224), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1903920, savedInvStd: s.f + 1904368,
+                runningMean: s.p + 11258640, runningVar: s.p + 11259088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(461)
+        }
+        // features.7.0.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(223), pixels: 100 &* s.n, inChannels: 1632,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
+                output: s.tensor(224), pool: pool)
+            s.profiler?.stop(462)
+        }
+        // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 448]
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
+                gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1903920, savedInvStd: s.f + 1904368,
+                activation: .identity, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(463)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks > 30 {
@@ -4502,7 +5144,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, runningMean: s.p + 11258640, runningVar: s.p + 11259088,
                 eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1903920, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(464)
         }
     }
 
@@ -4511,20 +5153,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [448][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11259536, outChannels: 1280, inChannels: 448, into: s.f + 1632)
-        s.profiler?.stop(406)
-        // features.8 head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(225), pixels: 100 &* s.n, inChannels: 448, inputMajorWeights: s.f + 1632,
-            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(407)
-        // features.8 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1280]
+        s.profiler?.stop(465)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
-                gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(227), savedMean: s.f + 1904816, savedInvStd: s.f + 1906096,
-                runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
-            s.profiler?.stop(408)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(225), pixels: 100 &* s.n, inChannels: 448,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1280, output: s.tensor(226), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1904816, savedInvStd: s.f + 1906096,
+                runningMean: s.p + 11835536, runningVar: s.p + 11836816, workspace: s.ws, pool: pool)
+            s.profiler?.stop(466)
+        }
+        // features.8 frozen: head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(225), pixels: 100 &* s.n, inChannels: 448,
+                inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
+                output: s.tensor(226), pool: pool)
+            s.profiler?.stop(467)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1280]
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
+                gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1904816, savedInvStd: s.f + 1906096,
+                activation: .relu6, output: s.tensor(227), pool: pool)
+            s.profiler?.stop(468)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks > 31 {
@@ -4532,7 +5185,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, runningMean: s.p + 11835536, runningVar: s.p + 11836816,
                 eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 1904816, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(469)
         }
     }
 
@@ -4542,26 +5195,26 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(227), batch: s.n, pixels: 100, channels: 1280, output: s.tensor(228),
             pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(470)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(228), output: s.tensor(230), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(229), random: &random)
-        s.profiler?.stop(411)
+        s.profiler?.stop(471)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(230), batch: s.n, inFeatures: 1280, weights: s.p + 11838096,
             bias: s.p + 13118096, outFeatures: 1000, output: s.tensor(231), pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(472)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(231), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(232))
-        s.profiler?.stop(413)
+        s.profiler?.stop(473)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(231), count: 1000 &* s.n)
-        s.profiler?.stop(414)
+        s.profiler?.stop(474)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
@@ -4571,17 +5224,17 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(232), input: s.tensor(230), weights: s.p + 11838096,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(233), gradWeights: s.g + 11838096,
             gradBias: s.g + 13118096, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(475)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(233), mask: s.tensor(229), count: 1280 &* s.n,
             gradInput: s.tensor(234))
-        s.profiler?.stop(416)
+        s.profiler?.stop(476)
         // avgpool backward: spread each channel's gradient over the 100 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(234), batch: s.n, pixels: 100, channels: 1280,
             gradInput: s.tensor(235), pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(477)
     }
 
     /// features.8 backward: head: conv 1x1 448 -> 1280
@@ -4592,13 +5245,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1904816,
             savedInvStd: s.f + 1906096, activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 11832976,
             gradBeta: s.g + 11834256, pool: pool)
-        s.profiler?.stop(418)
+        s.profiler?.stop(478)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(225), weights: s.p + 11259536,
             pixels: 100 &* s.n, inChannels: 448, outChannels: 1280, gradInput: s.tensor(236),
             gradWeights: s.g + 11259536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(479)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
@@ -4609,14 +5262,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1903920,
             savedInvStd: s.f + 1904368, activation: .identity, gradInput: s.tensor(236), gradGamma: s.g + 11257744,
             gradBeta: s.g + 11258192, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(480)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 activation: .relu6, output: s.tensor(238), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(481)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -4624,28 +5277,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
                 eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 1871280, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(482)
         }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(238), weights: s.p + 10526608,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(237),
             gradWeights: s.g + 10526608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(483)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(222),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1871280,
             savedInvStd: s.f + 1872912, activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 10520080,
             gradBeta: s.g + 10521712, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(484)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
                 activation: .relu6, output: s.tensor(240), pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(485)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -4653,35 +5306,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
                 eps: 0.001, activation: .relu6, output: s.tensor(240), scratch: s.f + 1868016, pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(486)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1889232, count: 14688)
-        s.profiler?.stop(427)
+        s.profiler?.stop(487)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(240), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: s.f + 1874544, gradInput: s.tensor(239), gradWeights: s.f + 1889232, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(488)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1889232, channels: 1632, kernel: 3, into: s.g + 10505392)
-        s.profiler?.stop(429)
+        s.profiler?.stop(489)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(220),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1868016,
             savedInvStd: s.f + 1869648, activation: .relu6, gradInput: s.tensor(239), gradGamma: s.g + 10498864,
             gradBeta: s.g + 10500496, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(490)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(218), weights: s.p + 10054960,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(241),
             gradWeights: s.g + 10054960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(491)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4691,21 +5344,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(241),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(242), pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(492)
         // features.6.7.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(216),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1867472,
             savedInvStd: s.f + 1867744, activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 10053872,
             gradBeta: s.g + 10054144, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(493)
         // features.6.7.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 activation: .relu6, output: s.tensor(244), pool: pool)
-            s.profiler?.stop(434)
+            s.profiler?.stop(494)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -4713,28 +5366,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
                 eps: 0.001, activation: .relu6, output: s.tensor(244), scratch: s.f + 1782608, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(495)
         }
         // features.6.7.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 9609968,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(243),
             gradWeights: s.g + 9609968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(436)
+        s.profiler?.stop(496)
         // features.6.7.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(243), input: s.tensor(214),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1782608,
             savedInvStd: s.f + 1784240, activation: .relu6, gradInput: s.tensor(243), gradGamma: s.g + 9603440,
             gradBeta: s.g + 9605072, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(497)
         // features.6.7.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
                 activation: .relu6, output: s.tensor(246), pool: pool)
-            s.profiler?.stop(438)
+            s.profiler?.stop(498)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -4742,39 +5395,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
                 eps: 0.001, activation: .relu6, output: s.tensor(246), scratch: s.f + 1779344, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(499)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1826672, count: 40800)
-        s.profiler?.stop(440)
+        s.profiler?.stop(500)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(243), input: s.tensor(246), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1785872, gradInput: s.tensor(245), gradWeights: s.f + 1826672, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(501)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1826672, channels: 1632, kernel: 5, into: s.g + 9562640)
-        s.profiler?.stop(442)
+        s.profiler?.stop(502)
         // features.6.7.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(212),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1779344,
             savedInvStd: s.f + 1780976, activation: .relu6, gradInput: s.tensor(245), gradGamma: s.g + 9556112,
             gradBeta: s.g + 9557744, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(503)
         // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(210), weights: s.p + 9112208,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(247),
             gradWeights: s.g + 9112208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(504)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(247), s.tensor(241), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(505)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4784,21 +5437,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(247),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(248), pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(506)
         // features.6.6.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(208),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1778800,
             savedInvStd: s.f + 1779072, activation: .identity, gradInput: s.tensor(248), gradGamma: s.g + 9111120,
             gradBeta: s.g + 9111392, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(507)
         // features.6.6.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 activation: .relu6, output: s.tensor(250), pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(508)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -4806,28 +5459,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
                 eps: 0.001, activation: .relu6, output: s.tensor(250), scratch: s.f + 1693936, pool: pool)
-            s.profiler?.stop(449)
+            s.profiler?.stop(509)
         }
         // features.6.6.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(250), weights: s.p + 8667216,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(249),
             gradWeights: s.g + 8667216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(510)
         // features.6.6.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(249), input: s.tensor(206),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1693936,
             savedInvStd: s.f + 1695568, activation: .relu6, gradInput: s.tensor(249), gradGamma: s.g + 8660688,
             gradBeta: s.g + 8662320, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(511)
         // features.6.6.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
                 activation: .relu6, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(512)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -4835,39 +5488,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
                 eps: 0.001, activation: .relu6, output: s.tensor(252), scratch: s.f + 1690672, pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(513)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1738000, count: 40800)
-        s.profiler?.stop(454)
+        s.profiler?.stop(514)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(249), input: s.tensor(252), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1697200, gradInput: s.tensor(251), gradWeights: s.f + 1738000, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(515)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1738000, channels: 1632, kernel: 5, into: s.g + 8619888)
-        s.profiler?.stop(456)
+        s.profiler?.stop(516)
         // features.6.6.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(204),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1690672,
             savedInvStd: s.f + 1692304, activation: .relu6, gradInput: s.tensor(251), gradGamma: s.g + 8613360,
             gradBeta: s.g + 8614992, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(517)
         // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(202), weights: s.p + 8169456,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(253),
             gradWeights: s.g + 8169456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(518)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(253), s.tensor(247), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(519)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4877,21 +5530,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(253),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(254), pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(520)
         // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(200),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1690128,
             savedInvStd: s.f + 1690400, activation: .identity, gradInput: s.tensor(254), gradGamma: s.g + 8168368,
             gradBeta: s.g + 8168640, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(521)
         // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 activation: .relu6, output: s.tensor(256), pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(522)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -4899,28 +5552,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
                 eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 1605264, pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(523)
         }
         // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), weights: s.p + 7724464,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(255),
             gradWeights: s.g + 7724464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(524)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(198),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1605264,
             savedInvStd: s.f + 1606896, activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 7717936,
             gradBeta: s.g + 7719568, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(525)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
                 activation: .relu6, output: s.tensor(258), pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(526)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -4928,39 +5581,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
                 eps: 0.001, activation: .relu6, output: s.tensor(258), scratch: s.f + 1602000, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(527)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1649328, count: 40800)
-        s.profiler?.stop(468)
+        s.profiler?.stop(528)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(258), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1608528, gradInput: s.tensor(257), gradWeights: s.f + 1649328, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(529)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1649328, channels: 1632, kernel: 5, into: s.g + 7677136)
-        s.profiler?.stop(470)
+        s.profiler?.stop(530)
         // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(196),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1602000,
             savedInvStd: s.f + 1603632, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 7670608,
             gradBeta: s.g + 7672240, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(531)
         // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(194), weights: s.p + 7226704,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(259),
             gradWeights: s.g + 7226704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(532)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(259), s.tensor(253), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(533)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4970,21 +5623,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(259),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(260), pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(534)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(260), input: s.tensor(192),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1601456,
             savedInvStd: s.f + 1601728, activation: .identity, gradInput: s.tensor(260), gradGamma: s.g + 7225616,
             gradBeta: s.g + 7225888, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(535)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 activation: .relu6, output: s.tensor(262), pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(536)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -4992,28 +5645,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
                 eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 1516592, pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(537)
         }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(260), input: s.tensor(262), weights: s.p + 6781712,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(261),
             gradWeights: s.g + 6781712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(538)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(261), input: s.tensor(190),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1516592,
             savedInvStd: s.f + 1518224, activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 6775184,
             gradBeta: s.g + 6776816, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(539)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
                 activation: .relu6, output: s.tensor(264), pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(540)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5021,39 +5674,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
                 eps: 0.001, activation: .relu6, output: s.tensor(264), scratch: s.f + 1513328, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(541)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1560656, count: 40800)
-        s.profiler?.stop(482)
+        s.profiler?.stop(542)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(264), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1519856, gradInput: s.tensor(263), gradWeights: s.f + 1560656, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(543)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1560656, channels: 1632, kernel: 5, into: s.g + 6734384)
-        s.profiler?.stop(484)
+        s.profiler?.stop(544)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(188),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1513328,
             savedInvStd: s.f + 1514960, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 6727856,
             gradBeta: s.g + 6729488, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(545)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(186), weights: s.p + 6283952,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(265),
             gradWeights: s.g + 6283952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(546)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(265), s.tensor(259), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(547)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5063,21 +5716,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(265),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(266), pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(548)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(266), input: s.tensor(184),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1512784,
             savedInvStd: s.f + 1513056, activation: .identity, gradInput: s.tensor(266), gradGamma: s.g + 6282864,
             gradBeta: s.g + 6283136, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(549)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 activation: .relu6, output: s.tensor(268), pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(550)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5085,28 +5738,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
                 eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 1427920, pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(551)
         }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(266), input: s.tensor(268), weights: s.p + 5838960,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(267),
             gradWeights: s.g + 5838960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(552)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(267), input: s.tensor(182),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1427920,
             savedInvStd: s.f + 1429552, activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 5832432,
             gradBeta: s.g + 5834064, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(553)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
                 activation: .relu6, output: s.tensor(270), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(554)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5114,39 +5767,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
                 eps: 0.001, activation: .relu6, output: s.tensor(270), scratch: s.f + 1424656, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(555)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1471984, count: 40800)
-        s.profiler?.stop(496)
+        s.profiler?.stop(556)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(270), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1431184, gradInput: s.tensor(269), gradWeights: s.f + 1471984, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(557)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1471984, channels: 1632, kernel: 5, into: s.g + 5791632)
-        s.profiler?.stop(498)
+        s.profiler?.stop(558)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(180),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1424656,
             savedInvStd: s.f + 1426288, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 5785104,
             gradBeta: s.g + 5786736, pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(559)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(178), weights: s.p + 5341200,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(271),
             gradWeights: s.g + 5341200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(560)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(271), s.tensor(265), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(561)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5156,21 +5809,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(272), pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(562)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(272), input: s.tensor(176),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1424112,
             savedInvStd: s.f + 1424384, activation: .identity, gradInput: s.tensor(272), gradGamma: s.g + 5340112,
             gradBeta: s.g + 5340384, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(563)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 activation: .relu6, output: s.tensor(274), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(564)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -5178,28 +5831,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
                 eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 1339248, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(565)
         }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(274), weights: s.p + 4896208,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(273),
             gradWeights: s.g + 4896208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(566)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(174),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1339248,
             savedInvStd: s.f + 1340880, activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 4889680,
             gradBeta: s.g + 4891312, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(567)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
                 activation: .relu6, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(568)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -5207,39 +5860,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
                 eps: 0.001, activation: .relu6, output: s.tensor(276), scratch: s.f + 1335984, pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(569)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1383312, count: 40800)
-        s.profiler?.stop(510)
+        s.profiler?.stop(570)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(276), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1342512, gradInput: s.tensor(275), gradWeights: s.f + 1383312, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(571)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1383312, channels: 1632, kernel: 5, into: s.g + 4848880)
-        s.profiler?.stop(512)
+        s.profiler?.stop(572)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(172),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1335984,
             savedInvStd: s.f + 1337616, activation: .relu6, gradInput: s.tensor(275), gradGamma: s.g + 4842352,
             gradBeta: s.g + 4843984, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(573)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(170), weights: s.p + 4398448,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(277),
             gradWeights: s.g + 4398448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(514)
+        s.profiler?.stop(574)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(277), s.tensor(271), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(575)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5249,21 +5902,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(277),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(278), pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(576)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(168),
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1335440,
             savedInvStd: s.f + 1335712, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 4397360,
             gradBeta: s.g + 4397632, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(577)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 activation: .relu6, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(578)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5271,28 +5924,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
                 eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 1250576, pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(579)
         }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 3953456,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(279),
             gradWeights: s.g + 3953456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(580)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(166),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1250576,
             savedInvStd: s.f + 1252208, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 3946928,
             gradBeta: s.g + 3948560, pool: pool)
-        s.profiler?.stop(521)
+        s.profiler?.stop(581)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
                 activation: .relu6, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(582)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5300,39 +5953,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
                 eps: 0.001, activation: .relu6, output: s.tensor(282), scratch: s.f + 1247312, pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(583)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1294640, count: 40800)
-        s.profiler?.stop(524)
+        s.profiler?.stop(584)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1253840, gradInput: s.tensor(281), gradWeights: s.f + 1294640, pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(585)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1294640, channels: 1632, kernel: 5, into: s.g + 3906128)
-        s.profiler?.stop(526)
+        s.profiler?.stop(586)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(164),
             pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1247312,
             savedInvStd: s.f + 1248944, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 3899600,
             gradBeta: s.g + 3901232, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(587)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(163), weights: s.p + 3455696,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(283),
             gradWeights: s.g + 3455696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(588)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(283), s.tensor(277), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(589)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
@@ -5343,14 +5996,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1246768,
             savedInvStd: s.f + 1247040, activation: .identity, gradInput: s.tensor(283), gradGamma: s.g + 3454608,
             gradBeta: s.g + 3454880, pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(590)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1196848, savedInvStd: s.f + 1197808,
                 activation: .relu6, output: s.tensor(285), pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(591)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5358,28 +6011,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
                 eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 1196848, pool: pool)
-            s.profiler?.stop(532)
+            s.profiler?.stop(592)
         }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(285), weights: s.p + 3193488,
             pixels: 100 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(284),
             gradWeights: s.g + 3193488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(593)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(160),
             pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1196848,
             savedInvStd: s.f + 1197808, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 3189648,
             gradBeta: s.g + 3190608, pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(594)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
                 activation: .relu6, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(595)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5387,35 +6040,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
                 eps: 0.001, activation: .relu6, output: s.tensor(287), scratch: s.f + 1194928, pool: pool)
-            s.profiler?.stop(536)
+            s.profiler?.stop(596)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1222768, count: 24000)
-        s.profiler?.stop(537)
+        s.profiler?.stop(597)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(287), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1198768, gradInput: s.tensor(286), gradWeights: s.f + 1222768, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(598)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1222768, channels: 960, kernel: 5, into: s.g + 3165648)
-        s.profiler?.stop(539)
+        s.profiler?.stop(599)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(158),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1194928,
             savedInvStd: s.f + 1195888, activation: .relu6, gradInput: s.tensor(286), gradGamma: s.g + 3161808,
             gradBeta: s.g + 3162768, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(600)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(156), weights: s.p + 3008208,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(288),
             gradWeights: s.g + 3008208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(601)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -5425,21 +6078,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(288),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(289), pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(602)
         // features.5.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(289), input: s.tensor(154),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1194608,
             savedInvStd: s.f + 1194768, activation: .identity, gradInput: s.tensor(289), gradGamma: s.g + 3007568,
             gradBeta: s.g + 3007728, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(603)
         // features.5.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1144688, savedInvStd: s.f + 1145648,
                 activation: .relu6, output: s.tensor(291), pool: pool)
-            s.profiler?.stop(544)
+            s.profiler?.stop(604)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5447,28 +6100,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
                 eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 1144688, pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(605)
         }
         // features.5.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(289), input: s.tensor(291), weights: s.p + 2853968,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(290),
             gradWeights: s.g + 2853968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(546)
+        s.profiler?.stop(606)
         // features.5.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(152),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1144688,
             savedInvStd: s.f + 1145648, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 2850128,
             gradBeta: s.g + 2851088, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(607)
         // features.5.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
                 activation: .relu6, output: s.tensor(293), pool: pool)
-            s.profiler?.stop(548)
+            s.profiler?.stop(608)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5476,39 +6129,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
                 eps: 0.001, activation: .relu6, output: s.tensor(293), scratch: s.f + 1142768, pool: pool)
-            s.profiler?.stop(549)
+            s.profiler?.stop(609)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1170608, count: 24000)
-        s.profiler?.stop(550)
+        s.profiler?.stop(610)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(293), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1146608, gradInput: s.tensor(292), gradWeights: s.f + 1170608, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(611)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1170608, channels: 960, kernel: 5, into: s.g + 2826128)
-        s.profiler?.stop(552)
+        s.profiler?.stop(612)
         // features.5.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(150),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1142768,
             savedInvStd: s.f + 1143728, activation: .relu6, gradInput: s.tensor(292), gradGamma: s.g + 2822288,
             gradBeta: s.g + 2823248, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(613)
         // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(148), weights: s.p + 2668688,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(294),
             gradWeights: s.g + 2668688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(614)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(294), s.tensor(288), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(615)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -5518,21 +6171,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(294),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(295), pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(616)
         // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(295), input: s.tensor(146),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1142448,
             savedInvStd: s.f + 1142608, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 2668048,
             gradBeta: s.g + 2668208, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(617)
         // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1092528, savedInvStd: s.f + 1093488,
                 activation: .relu6, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(558)
+            s.profiler?.stop(618)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5540,28 +6193,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
                 eps: 0.001, activation: .relu6, output: s.tensor(297), scratch: s.f + 1092528, pool: pool)
-            s.profiler?.stop(559)
+            s.profiler?.stop(619)
         }
         // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 2514448,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(296),
             gradWeights: s.g + 2514448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(620)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(296), input: s.tensor(144),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1092528,
             savedInvStd: s.f + 1093488, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 2510608,
             gradBeta: s.g + 2511568, pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(621)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
                 activation: .relu6, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(622)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5569,39 +6222,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
                 eps: 0.001, activation: .relu6, output: s.tensor(299), scratch: s.f + 1090608, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(623)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1118448, count: 24000)
-        s.profiler?.stop(564)
+        s.profiler?.stop(624)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(299), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1094448, gradInput: s.tensor(298), gradWeights: s.f + 1118448, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(625)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1118448, channels: 960, kernel: 5, into: s.g + 2486608)
-        s.profiler?.stop(566)
+        s.profiler?.stop(626)
         // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(142),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1090608,
             savedInvStd: s.f + 1091568, activation: .relu6, gradInput: s.tensor(298), gradGamma: s.g + 2482768,
             gradBeta: s.g + 2483728, pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(627)
         // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(140), weights: s.p + 2329168,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(300),
             gradWeights: s.g + 2329168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(628)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(300), s.tensor(294), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(629)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -5611,21 +6264,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(300),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(301), pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(630)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(301), input: s.tensor(138),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1090288,
             savedInvStd: s.f + 1090448, activation: .identity, gradInput: s.tensor(301), gradGamma: s.g + 2328528,
             gradBeta: s.g + 2328688, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(631)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1040368, savedInvStd: s.f + 1041328,
                 activation: .relu6, output: s.tensor(303), pool: pool)
-            s.profiler?.stop(572)
+            s.profiler?.stop(632)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5633,28 +6286,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
                 eps: 0.001, activation: .relu6, output: s.tensor(303), scratch: s.f + 1040368, pool: pool)
-            s.profiler?.stop(573)
+            s.profiler?.stop(633)
         }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(303), weights: s.p + 2174928,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(302),
             gradWeights: s.g + 2174928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(634)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(136),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1040368,
             savedInvStd: s.f + 1041328, activation: .relu6, gradInput: s.tensor(302), gradGamma: s.g + 2171088,
             gradBeta: s.g + 2172048, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(635)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
                 activation: .relu6, output: s.tensor(305), pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(636)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5662,39 +6315,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
                 eps: 0.001, activation: .relu6, output: s.tensor(305), scratch: s.f + 1038448, pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(637)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1066288, count: 24000)
-        s.profiler?.stop(578)
+        s.profiler?.stop(638)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(305), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1042288, gradInput: s.tensor(304), gradWeights: s.f + 1066288, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(639)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1066288, channels: 960, kernel: 5, into: s.g + 2147088)
-        s.profiler?.stop(580)
+        s.profiler?.stop(640)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(304), input: s.tensor(134),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1038448,
             savedInvStd: s.f + 1039408, activation: .relu6, gradInput: s.tensor(304), gradGamma: s.g + 2143248,
             gradBeta: s.g + 2144208, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(641)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(132), weights: s.p + 1989648,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(306),
             gradWeights: s.g + 1989648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(642)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(306), s.tensor(300), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(643)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -5704,21 +6357,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(306),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(307), pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(644)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(130),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1038128,
             savedInvStd: s.f + 1038288, activation: .identity, gradInput: s.tensor(307), gradGamma: s.g + 1989008,
             gradBeta: s.g + 1989168, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(645)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 988208, savedInvStd: s.f + 989168,
                 activation: .relu6, output: s.tensor(309), pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(646)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5726,28 +6379,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
                 eps: 0.001, activation: .relu6, output: s.tensor(309), scratch: s.f + 988208, pool: pool)
-            s.profiler?.stop(587)
+            s.profiler?.stop(647)
         }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 1835408,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(308),
             gradWeights: s.g + 1835408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(648)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(308), input: s.tensor(128),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 988208,
             savedInvStd: s.f + 989168, activation: .relu6, gradInput: s.tensor(308), gradGamma: s.g + 1831568,
             gradBeta: s.g + 1832528, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(649)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 986288, savedInvStd: s.f + 987248,
                 activation: .relu6, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(650)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5755,39 +6408,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
                 eps: 0.001, activation: .relu6, output: s.tensor(311), scratch: s.f + 986288, pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(651)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1014128, count: 24000)
-        s.profiler?.stop(592)
+        s.profiler?.stop(652)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(308), input: s.tensor(311), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 990128, gradInput: s.tensor(310), gradWeights: s.f + 1014128, pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(653)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1014128, channels: 960, kernel: 5, into: s.g + 1807568)
-        s.profiler?.stop(594)
+        s.profiler?.stop(654)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(126),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 986288,
             savedInvStd: s.f + 987248, activation: .relu6, gradInput: s.tensor(310), gradGamma: s.g + 1803728,
             gradBeta: s.g + 1804688, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(655)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(124), weights: s.p + 1650128,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(312),
             gradWeights: s.g + 1650128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(656)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(312), s.tensor(306), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(597)
+        s.profiler?.stop(657)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -5797,21 +6450,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(312),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(313), pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(658)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(313), input: s.tensor(122),
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 985968,
             savedInvStd: s.f + 986128, activation: .identity, gradInput: s.tensor(313), gradGamma: s.g + 1649488,
             gradBeta: s.g + 1649648, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(659)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 936048, savedInvStd: s.f + 937008,
                 activation: .relu6, output: s.tensor(315), pool: pool)
-            s.profiler?.stop(600)
+            s.profiler?.stop(660)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5819,28 +6472,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
                 eps: 0.001, activation: .relu6, output: s.tensor(315), scratch: s.f + 936048, pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(661)
         }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(315), weights: s.p + 1495888,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(314),
             gradWeights: s.g + 1495888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(662)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(120),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 936048,
             savedInvStd: s.f + 937008, activation: .relu6, gradInput: s.tensor(314), gradGamma: s.g + 1492048,
             gradBeta: s.g + 1493008, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(663)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 934128, savedInvStd: s.f + 935088,
                 activation: .relu6, output: s.tensor(317), pool: pool)
-            s.profiler?.stop(604)
+            s.profiler?.stop(664)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5848,39 +6501,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
                 eps: 0.001, activation: .relu6, output: s.tensor(317), scratch: s.f + 934128, pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(665)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 961968, count: 24000)
-        s.profiler?.stop(606)
+        s.profiler?.stop(666)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(317), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 937968, gradInput: s.tensor(316), gradWeights: s.f + 961968, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(667)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 961968, channels: 960, kernel: 5, into: s.g + 1468048)
-        s.profiler?.stop(608)
+        s.profiler?.stop(668)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(316), input: s.tensor(118),
             pixels: 361 &* s.n, channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 934128,
             savedInvStd: s.f + 935088, activation: .relu6, gradInput: s.tensor(316), gradGamma: s.g + 1464208,
             gradBeta: s.g + 1465168, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(669)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(117), weights: s.p + 1310608,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(318),
             gradWeights: s.g + 1310608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(670)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(318), s.tensor(312), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(671)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
@@ -5891,14 +6544,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 933808,
             savedInvStd: s.f + 933968, activation: .identity, gradInput: s.tensor(318), gradGamma: s.g + 1309968,
             gradBeta: s.g + 1310128, pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(672)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 898864, savedInvStd: s.f + 899536,
                 activation: .relu6, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(613)
+            s.profiler?.stop(673)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5906,28 +6559,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
                 eps: 0.001, activation: .relu6, output: s.tensor(320), scratch: s.f + 898864, pool: pool)
-            s.profiler?.stop(614)
+            s.profiler?.stop(674)
         }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), weights: s.p + 1202448,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(319),
             gradWeights: s.g + 1202448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(675)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(114),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 898864,
             savedInvStd: s.f + 899536, activation: .relu6, gradInput: s.tensor(319), gradGamma: s.g + 1199760,
             gradBeta: s.g + 1200432, pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(676)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 897520, savedInvStd: s.f + 898192,
                 activation: .relu6, output: s.tensor(322), pool: pool)
-            s.profiler?.stop(617)
+            s.profiler?.stop(677)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5935,35 +6588,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
                 eps: 0.001, activation: .relu6, output: s.tensor(322), scratch: s.f + 897520, pool: pool)
-            s.profiler?.stop(618)
+            s.profiler?.stop(678)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 917008, count: 16800)
-        s.profiler?.stop(619)
+        s.profiler?.stop(679)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(322), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 900208, gradInput: s.tensor(321), gradWeights: s.f + 917008, pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(680)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 917008, channels: 672, kernel: 5, into: s.g + 1182960)
-        s.profiler?.stop(621)
+        s.profiler?.stop(681)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(112),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 897520,
             savedInvStd: s.f + 898192, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1180272,
             gradBeta: s.g + 1180944, pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(682)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(110), weights: s.p + 1105008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(323),
             gradWeights: s.g + 1105008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(683)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -5973,21 +6626,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(323),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(324), pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(684)
         // features.4.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(324), input: s.tensor(108),
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 897296,
             savedInvStd: s.f + 897408, activation: .identity, gradInput: s.tensor(324), gradGamma: s.g + 1104560,
             gradBeta: s.g + 1104672, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(685)
         // features.4.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 883856, savedInvStd: s.f + 884528,
                 activation: .relu6, output: s.tensor(326), pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(686)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5995,28 +6648,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
                 eps: 0.001, activation: .relu6, output: s.tensor(326), scratch: s.f + 883856, pool: pool)
-            s.profiler?.stop(627)
+            s.profiler?.stop(687)
         }
         // features.4.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(324), input: s.tensor(326), weights: s.p + 1029296,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(325),
             gradWeights: s.g + 1029296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(688)
         // features.4.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(106),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 883856,
             savedInvStd: s.f + 884528, activation: .relu6, gradInput: s.tensor(325), gradGamma: s.g + 1026608,
             gradBeta: s.g + 1027280, pool: pool)
-        s.profiler?.stop(629)
+        s.profiler?.stop(689)
         // features.4.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 882512, savedInvStd: s.f + 883184,
                 activation: .relu6, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(630)
+            s.profiler?.stop(690)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6024,39 +6677,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
                 eps: 0.001, activation: .relu6, output: s.tensor(328), scratch: s.f + 882512, pool: pool)
-            s.profiler?.stop(631)
+            s.profiler?.stop(691)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 891248, count: 6048)
-        s.profiler?.stop(632)
+        s.profiler?.stop(692)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(328), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 885200, gradInput: s.tensor(327), gradWeights: s.f + 891248, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(693)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 891248, channels: 672, kernel: 3, into: s.g + 1020560)
-        s.profiler?.stop(634)
+        s.profiler?.stop(694)
         // features.4.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(327), input: s.tensor(104),
             pixels: 361 &* s.n, channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 882512,
             savedInvStd: s.f + 883184, activation: .relu6, gradInput: s.tensor(327), gradGamma: s.g + 1017872,
             gradBeta: s.g + 1018544, pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(695)
         // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(102), weights: s.p + 942608,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(329), gradWeights: s.g + 942608,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(636)
+        s.profiler?.stop(696)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(329), s.tensor(323), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(697)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -6066,21 +6719,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(329),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(330), pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(698)
         // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(100),
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 882288,
             savedInvStd: s.f + 882400, activation: .identity, gradInput: s.tensor(330), gradGamma: s.g + 942160,
             gradBeta: s.g + 942272, pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(699)
         // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208,
                 beta: s.p + 864880, savedMean: s.f + 868848, savedInvStd: s.f + 869520, activation: .relu6,
                 output: s.tensor(332), pool: pool)
-            s.profiler?.stop(640)
+            s.profiler?.stop(700)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6088,27 +6741,27 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
                 eps: 0.001, activation: .relu6, output: s.tensor(332), scratch: s.f + 868848, pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(701)
         }
         // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 866896,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(331), gradWeights: s.g + 866896,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(702)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(331), input: s.tensor(98), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 868848, savedInvStd: s.f + 869520,
             activation: .relu6, gradInput: s.tensor(331), gradGamma: s.g + 864208, gradBeta: s.g + 864880, pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(703)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
                 beta: s.p + 856144, savedMean: s.f + 867504, savedInvStd: s.f + 868176, activation: .relu6,
                 output: s.tensor(334), pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(704)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6116,38 +6769,38 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
                 eps: 0.001, activation: .relu6, output: s.tensor(334), scratch: s.f + 867504, pool: pool)
-            s.profiler?.stop(645)
+            s.profiler?.stop(705)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 876240, count: 6048)
-        s.profiler?.stop(646)
+        s.profiler?.stop(706)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(331), input: s.tensor(334), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 870192, gradInput: s.tensor(333), gradWeights: s.f + 876240, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(707)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 876240, channels: 672, kernel: 3, into: s.g + 858160)
-        s.profiler?.stop(648)
+        s.profiler?.stop(708)
         // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(96), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 867504, savedInvStd: s.f + 868176,
             activation: .relu6, gradInput: s.tensor(333), gradGamma: s.g + 855472, gradBeta: s.g + 856144, pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(709)
         // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(94), weights: s.p + 780208,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(335), gradWeights: s.g + 780208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(710)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(335), s.tensor(329), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(711)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -6157,21 +6810,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(335),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(336), pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(712)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(336), input: s.tensor(92), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 867280, savedInvStd: s.f + 867392,
             activation: .identity, gradInput: s.tensor(336), gradGamma: s.g + 779760, gradBeta: s.g + 779872,
             pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(713)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808,
                 beta: s.p + 702480, savedMean: s.f + 853840, savedInvStd: s.f + 854512, activation: .relu6,
                 output: s.tensor(338), pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(714)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6179,27 +6832,27 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
                 eps: 0.001, activation: .relu6, output: s.tensor(338), scratch: s.f + 853840, pool: pool)
-            s.profiler?.stop(655)
+            s.profiler?.stop(715)
         }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(336), input: s.tensor(338), weights: s.p + 704496,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(337), gradWeights: s.g + 704496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(716)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(90), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 853840, savedInvStd: s.f + 854512,
             activation: .relu6, gradInput: s.tensor(337), gradGamma: s.g + 701808, gradBeta: s.g + 702480, pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(717)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
                 beta: s.p + 693744, savedMean: s.f + 852496, savedInvStd: s.f + 853168, activation: .relu6,
                 output: s.tensor(340), pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(718)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6207,38 +6860,38 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
                 eps: 0.001, activation: .relu6, output: s.tensor(340), scratch: s.f + 852496, pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(719)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 861232, count: 6048)
-        s.profiler?.stop(660)
+        s.profiler?.stop(720)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(340), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 855184, gradInput: s.tensor(339), gradWeights: s.f + 861232, pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(721)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 861232, channels: 672, kernel: 3, into: s.g + 695760)
-        s.profiler?.stop(662)
+        s.profiler?.stop(722)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(339), input: s.tensor(88), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 852496, savedInvStd: s.f + 853168,
             activation: .relu6, gradInput: s.tensor(339), gradGamma: s.g + 693072, gradBeta: s.g + 693744, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(723)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(86), weights: s.p + 617808,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(341), gradWeights: s.g + 617808,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(664)
+        s.profiler?.stop(724)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(341), s.tensor(335), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(725)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -6248,21 +6901,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(341),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(342), pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(726)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(84), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 852272, savedInvStd: s.f + 852384,
             activation: .identity, gradInput: s.tensor(342), gradGamma: s.g + 617360, gradBeta: s.g + 617472,
             pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(727)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408,
                 beta: s.p + 540080, savedMean: s.f + 838832, savedInvStd: s.f + 839504, activation: .relu6,
                 output: s.tensor(344), pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(728)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6270,27 +6923,27 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
                 eps: 0.001, activation: .relu6, output: s.tensor(344), scratch: s.f + 838832, pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(729)
         }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), weights: s.p + 542096,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(343), gradWeights: s.g + 542096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(730)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(82), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 838832, savedInvStd: s.f + 839504,
             activation: .relu6, gradInput: s.tensor(343), gradGamma: s.g + 539408, gradBeta: s.g + 540080, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(731)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
                 beta: s.p + 531344, savedMean: s.f + 837488, savedInvStd: s.f + 838160, activation: .relu6,
                 output: s.tensor(346), pool: pool)
-            s.profiler?.stop(672)
+            s.profiler?.stop(732)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6298,38 +6951,38 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
                 eps: 0.001, activation: .relu6, output: s.tensor(346), scratch: s.f + 837488, pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(733)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 846224, count: 6048)
-        s.profiler?.stop(674)
+        s.profiler?.stop(734)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(346), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 840176, gradInput: s.tensor(345), gradWeights: s.f + 846224, pool: pool)
-        s.profiler?.stop(675)
+        s.profiler?.stop(735)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 846224, channels: 672, kernel: 3, into: s.g + 533360)
-        s.profiler?.stop(676)
+        s.profiler?.stop(736)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(80), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 837488, savedInvStd: s.f + 838160,
             activation: .relu6, gradInput: s.tensor(345), gradGamma: s.g + 530672, gradBeta: s.g + 531344, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(737)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(78), weights: s.p + 455408,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(347), gradWeights: s.g + 455408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(738)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(347), s.tensor(341), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(679)
+        s.profiler?.stop(739)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -6339,21 +6992,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(347),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(348), pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(740)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(76), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 837264, savedInvStd: s.f + 837376,
             activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 454960, gradBeta: s.g + 455072,
             pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(741)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008,
                 beta: s.p + 377680, savedMean: s.f + 823824, savedInvStd: s.f + 824496, activation: .relu6,
                 output: s.tensor(350), pool: pool)
-            s.profiler?.stop(682)
+            s.profiler?.stop(742)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6361,27 +7014,27 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
                 eps: 0.001, activation: .relu6, output: s.tensor(350), scratch: s.f + 823824, pool: pool)
-            s.profiler?.stop(683)
+            s.profiler?.stop(743)
         }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 379696,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 379696,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(744)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(349), input: s.tensor(74), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 823824, savedInvStd: s.f + 824496,
             activation: .relu6, gradInput: s.tensor(349), gradGamma: s.g + 377008, gradBeta: s.g + 377680, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(745)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
                 beta: s.p + 368944, savedMean: s.f + 822480, savedInvStd: s.f + 823152, activation: .relu6,
                 output: s.tensor(352), pool: pool)
-            s.profiler?.stop(686)
+            s.profiler?.stop(746)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6389,38 +7042,38 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
                 eps: 0.001, activation: .relu6, output: s.tensor(352), scratch: s.f + 822480, pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(747)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 831216, count: 6048)
-        s.profiler?.stop(688)
+        s.profiler?.stop(748)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(349), input: s.tensor(352), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 825168, gradInput: s.tensor(351), gradWeights: s.f + 831216, pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(749)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 831216, channels: 672, kernel: 3, into: s.g + 370960)
-        s.profiler?.stop(690)
+        s.profiler?.stop(750)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(351), input: s.tensor(72), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 822480, savedInvStd: s.f + 823152,
             activation: .relu6, gradInput: s.tensor(351), gradGamma: s.g + 368272, gradBeta: s.g + 368944, pool: pool)
-        s.profiler?.stop(691)
+        s.profiler?.stop(751)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(71), weights: s.p + 293008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(353), gradWeights: s.g + 293008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(692)
+        s.profiler?.stop(752)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(353), s.tensor(347), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(753)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
@@ -6431,14 +7084,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 822256, savedInvStd: s.f + 822368,
             activation: .identity, gradInput: s.tensor(353), gradGamma: s.g + 292560, gradBeta: s.g + 292672,
             pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(754)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584,
                 beta: s.p + 253920, savedMean: s.f + 815536, savedInvStd: s.f + 815872, activation: .relu6,
                 output: s.tensor(355), pool: pool)
-            s.profiler?.stop(695)
+            s.profiler?.stop(755)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6446,27 +7099,27 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
                 eps: 0.001, activation: .relu6, output: s.tensor(355), scratch: s.f + 815536, pool: pool)
-            s.profiler?.stop(696)
+            s.profiler?.stop(756)
         }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(355), weights: s.p + 254928,
             pixels: 361 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(354), gradWeights: s.g + 254928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(757)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(68), pixels: 361 &* s.n,
             channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 815536, savedInvStd: s.f + 815872,
             activation: .relu6, gradInput: s.tensor(354), gradGamma: s.g + 253584, gradBeta: s.g + 253920, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(758)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 814864, savedInvStd: s.f + 815200,
                 activation: .relu6, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(699)
+            s.profiler?.stop(759)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6474,35 +7127,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
                 eps: 0.001, activation: .relu6, output: s.tensor(357), scratch: s.f + 814864, pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(760)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 819232, count: 3024)
-        s.profiler?.stop(701)
+        s.profiler?.stop(761)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(357), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
             weights: s.f + 816208, gradInput: s.tensor(356), gradWeights: s.f + 819232, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(762)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 819232, channels: 336, kernel: 3, into: s.g + 250560)
-        s.profiler?.stop(703)
+        s.profiler?.stop(763)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(66),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 814864,
             savedInvStd: s.f + 815200, activation: .relu6, gradInput: s.tensor(356), gradGamma: s.g + 249216,
             gradBeta: s.g + 249552, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(764)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(64), weights: s.p + 230400,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(358), gradWeights: s.g + 230400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(765)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -6512,21 +7165,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(359), pool: pool)
-        s.profiler?.stop(706)
+        s.profiler?.stop(766)
         // features.3.3.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(359), input: s.tensor(62),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 814752,
             savedInvStd: s.f + 814808, activation: .identity, gradInput: s.tensor(359), gradGamma: s.g + 230144,
             gradBeta: s.g + 230208, pool: pool)
-        s.profiler?.stop(707)
+        s.profiler?.stop(767)
         // features.3.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 797280, savedInvStd: s.f + 797616,
                 activation: .relu6, output: s.tensor(361), pool: pool)
-            s.profiler?.stop(708)
+            s.profiler?.stop(768)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6534,28 +7187,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
                 eps: 0.001, activation: .relu6, output: s.tensor(361), scratch: s.f + 797280, pool: pool)
-            s.profiler?.stop(709)
+            s.profiler?.stop(769)
         }
         // features.3.3.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(361), weights: s.p + 211328,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(360), gradWeights: s.g + 211328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(770)
         // features.3.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(60),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 797280,
             savedInvStd: s.f + 797616, activation: .relu6, gradInput: s.tensor(360), gradGamma: s.g + 209984,
             gradBeta: s.g + 210320, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(771)
         // features.3.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 796608, savedInvStd: s.f + 796944,
                 activation: .relu6, output: s.tensor(363), pool: pool)
-            s.profiler?.stop(712)
+            s.profiler?.stop(772)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6563,39 +7216,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
                 eps: 0.001, activation: .relu6, output: s.tensor(363), scratch: s.f + 796608, pool: pool)
-            s.profiler?.stop(713)
+            s.profiler?.stop(773)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 806352, count: 8400)
-        s.profiler?.stop(714)
+        s.profiler?.stop(774)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(363), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 797952, gradInput: s.tensor(362), gradWeights: s.f + 806352, pool: pool)
-        s.profiler?.stop(715)
+        s.profiler?.stop(775)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 806352, channels: 336, kernel: 5, into: s.g + 201584)
-        s.profiler?.stop(716)
+        s.profiler?.stop(776)
         // features.3.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(362), input: s.tensor(58),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 796608,
             savedInvStd: s.f + 796944, activation: .relu6, gradInput: s.tensor(362), gradGamma: s.g + 200240,
             gradBeta: s.g + 200576, pool: pool)
-        s.profiler?.stop(717)
+        s.profiler?.stop(777)
         // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(362), input: s.tensor(56), weights: s.p + 181424,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(364), gradWeights: s.g + 181424,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(718)
+        s.profiler?.stop(778)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(364), s.tensor(358), count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(779)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -6605,21 +7258,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(364),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(365), pool: pool)
-        s.profiler?.stop(720)
+        s.profiler?.stop(780)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(54),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 796496,
             savedInvStd: s.f + 796552, activation: .identity, gradInput: s.tensor(365), gradGamma: s.g + 181168,
             gradBeta: s.g + 181232, pool: pool)
-        s.profiler?.stop(721)
+        s.profiler?.stop(781)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 779024, savedInvStd: s.f + 779360,
                 activation: .relu6, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(722)
+            s.profiler?.stop(782)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6627,28 +7280,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
                 eps: 0.001, activation: .relu6, output: s.tensor(367), scratch: s.f + 779024, pool: pool)
-            s.profiler?.stop(723)
+            s.profiler?.stop(783)
         }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), weights: s.p + 162352,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(366), gradWeights: s.g + 162352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(784)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(52),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 779024,
             savedInvStd: s.f + 779360, activation: .relu6, gradInput: s.tensor(366), gradGamma: s.g + 161008,
             gradBeta: s.g + 161344, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(785)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 778352, savedInvStd: s.f + 778688,
                 activation: .relu6, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(726)
+            s.profiler?.stop(786)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6656,39 +7309,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
                 eps: 0.001, activation: .relu6, output: s.tensor(369), scratch: s.f + 778352, pool: pool)
-            s.profiler?.stop(727)
+            s.profiler?.stop(787)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 788096, count: 8400)
-        s.profiler?.stop(728)
+        s.profiler?.stop(788)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(369), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 779696, gradInput: s.tensor(368), gradWeights: s.f + 788096, pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(789)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 788096, channels: 336, kernel: 5, into: s.g + 152608)
-        s.profiler?.stop(730)
+        s.profiler?.stop(790)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(50),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 778352,
             savedInvStd: s.f + 778688, activation: .relu6, gradInput: s.tensor(368), gradGamma: s.g + 151264,
             gradBeta: s.g + 151600, pool: pool)
-        s.profiler?.stop(731)
+        s.profiler?.stop(791)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(48), weights: s.p + 132448,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(370), gradWeights: s.g + 132448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(792)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(370), s.tensor(364), count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(733)
+        s.profiler?.stop(793)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -6698,21 +7351,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(370),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(371), pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(794)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(371), input: s.tensor(46),
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 778240,
             savedInvStd: s.f + 778296, activation: .identity, gradInput: s.tensor(371), gradGamma: s.g + 132192,
             gradBeta: s.g + 132256, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(795)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 760768, savedInvStd: s.f + 761104,
                 activation: .relu6, output: s.tensor(373), pool: pool)
-            s.profiler?.stop(736)
+            s.profiler?.stop(796)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6720,28 +7373,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
                 eps: 0.001, activation: .relu6, output: s.tensor(373), scratch: s.f + 760768, pool: pool)
-            s.profiler?.stop(737)
+            s.profiler?.stop(797)
         }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(371), input: s.tensor(373), weights: s.p + 113376,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(372), gradWeights: s.g + 113376,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(738)
+        s.profiler?.stop(798)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(44),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 760768,
             savedInvStd: s.f + 761104, activation: .relu6, gradInput: s.tensor(372), gradGamma: s.g + 112032,
             gradBeta: s.g + 112368, pool: pool)
-        s.profiler?.stop(739)
+        s.profiler?.stop(799)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 760096, savedInvStd: s.f + 760432,
                 activation: .relu6, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(740)
+            s.profiler?.stop(800)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6749,39 +7402,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
                 eps: 0.001, activation: .relu6, output: s.tensor(375), scratch: s.f + 760096, pool: pool)
-            s.profiler?.stop(741)
+            s.profiler?.stop(801)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 769840, count: 8400)
-        s.profiler?.stop(742)
+        s.profiler?.stop(802)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(375), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 761440, gradInput: s.tensor(374), gradWeights: s.f + 769840, pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(803)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 769840, channels: 336, kernel: 5, into: s.g + 103632)
-        s.profiler?.stop(744)
+        s.profiler?.stop(804)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(374), input: s.tensor(42),
             pixels: 1444 &* s.n, channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 760096,
             savedInvStd: s.f + 760432, activation: .relu6, gradInput: s.tensor(374), gradGamma: s.g + 102288,
             gradBeta: s.g + 102624, pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(805)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(41), weights: s.p + 83472,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(376), gradWeights: s.g + 83472,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(746)
+        s.profiler?.stop(806)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(376), s.tensor(370), count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(747)
+        s.profiler?.stop(807)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
@@ -6792,14 +7445,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 759984,
             savedInvStd: s.f + 760040, activation: .identity, gradInput: s.tensor(376), gradGamma: s.g + 83216,
             gradBeta: s.g + 83280, pool: pool)
-        s.profiler?.stop(748)
+        s.profiler?.stop(808)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696,
                 beta: s.p + 71888, savedMean: s.f + 750000, savedInvStd: s.f + 750192, activation: .relu6,
                 output: s.tensor(378), pool: pool)
-            s.profiler?.stop(749)
+            s.profiler?.stop(809)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6807,28 +7460,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
                 activation: .relu6, output: s.tensor(378), scratch: s.f + 750000, pool: pool)
-            s.profiler?.stop(750)
+            s.profiler?.stop(810)
         }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), weights: s.p + 72464,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(377), gradWeights: s.g + 72464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(751)
+        s.profiler?.stop(811)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(38),
             pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 750000,
             savedInvStd: s.f + 750192, activation: .relu6, gradInput: s.tensor(377), gradGamma: s.g + 71696,
             gradBeta: s.g + 71888, pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(812)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
                 beta: s.p + 66320, savedMean: s.f + 749616, savedInvStd: s.f + 749808, activation: .relu6,
                 output: s.tensor(380), pool: pool)
-            s.profiler?.stop(753)
+            s.profiler?.stop(813)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6836,35 +7489,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
                 activation: .relu6, output: s.tensor(380), scratch: s.f + 749616, pool: pool)
-            s.profiler?.stop(754)
+            s.profiler?.stop(814)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 755184, count: 4800)
-        s.profiler?.stop(755)
+        s.profiler?.stop(815)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(380), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 750384, gradInput: s.tensor(379), gradWeights: s.f + 755184, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(816)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 755184, channels: 192, kernel: 5, into: s.g + 66896)
-        s.profiler?.stop(757)
+        s.profiler?.stop(817)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(36),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 749616,
             savedInvStd: s.f + 749808, activation: .relu6, gradInput: s.tensor(379), gradGamma: s.g + 66128,
             gradBeta: s.g + 66320, pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(818)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(34), weights: s.p + 59984,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(381), gradWeights: s.g + 59984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(759)
+        s.profiler?.stop(819)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -6874,21 +7527,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(381),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(382), pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(820)
         // features.2.3.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(382), input: s.tensor(32),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 749552,
             savedInvStd: s.f + 749584, activation: .identity, gradInput: s.tensor(382), gradGamma: s.g + 59856,
             gradBeta: s.g + 59888, pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(821)
         // features.2.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944,
                 beta: s.p + 53136, savedMean: s.f + 745712, savedInvStd: s.f + 745904, activation: .relu6,
                 output: s.tensor(384), pool: pool)
-            s.profiler?.stop(762)
+            s.profiler?.stop(822)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6896,28 +7549,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
                 activation: .relu6, output: s.tensor(384), scratch: s.f + 745712, pool: pool)
-            s.profiler?.stop(763)
+            s.profiler?.stop(823)
         }
         // features.2.3.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(384), weights: s.p + 53712,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(383), gradWeights: s.g + 53712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(824)
         // features.2.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(30),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 745712,
             savedInvStd: s.f + 745904, activation: .relu6, gradInput: s.tensor(383), gradGamma: s.g + 52944,
             gradBeta: s.g + 53136, pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(825)
         // features.2.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
                 beta: s.p + 50640, savedMean: s.f + 745328, savedInvStd: s.f + 745520, activation: .relu6,
                 output: s.tensor(386), pool: pool)
-            s.profiler?.stop(766)
+            s.profiler?.stop(826)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6925,39 +7578,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(386), scratch: s.f + 745328, pool: pool)
-            s.profiler?.stop(767)
+            s.profiler?.stop(827)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 747824, count: 1728)
-        s.profiler?.stop(768)
+        s.profiler?.stop(828)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(386), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 746096, gradInput: s.tensor(385), gradWeights: s.f + 747824, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(829)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 747824, channels: 192, kernel: 3, into: s.g + 51216)
-        s.profiler?.stop(770)
+        s.profiler?.stop(830)
         // features.2.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(385), input: s.tensor(28),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 745328,
             savedInvStd: s.f + 745520, activation: .relu6, gradInput: s.tensor(385), gradGamma: s.g + 50448,
             gradBeta: s.g + 50640, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(831)
         // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(26), weights: s.p + 44304,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(387), gradWeights: s.g + 44304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(832)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(387), s.tensor(381), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(773)
+        s.profiler?.stop(833)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -6967,21 +7620,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(387),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(388), pool: pool)
-        s.profiler?.stop(774)
+        s.profiler?.stop(834)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(388), input: s.tensor(24),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 745264,
             savedInvStd: s.f + 745296, activation: .identity, gradInput: s.tensor(388), gradGamma: s.g + 44176,
             gradBeta: s.g + 44208, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(835)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264,
                 beta: s.p + 37456, savedMean: s.f + 741424, savedInvStd: s.f + 741616, activation: .relu6,
                 output: s.tensor(390), pool: pool)
-            s.profiler?.stop(776)
+            s.profiler?.stop(836)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6989,28 +7642,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.tensor(390), scratch: s.f + 741424, pool: pool)
-            s.profiler?.stop(777)
+            s.profiler?.stop(837)
         }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(388), input: s.tensor(390), weights: s.p + 38032,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(389), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(778)
+        s.profiler?.stop(838)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(22),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 741424,
             savedInvStd: s.f + 741616, activation: .relu6, gradInput: s.tensor(389), gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
-        s.profiler?.stop(779)
+        s.profiler?.stop(839)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
                 beta: s.p + 34960, savedMean: s.f + 741040, savedInvStd: s.f + 741232, activation: .relu6,
                 output: s.tensor(392), pool: pool)
-            s.profiler?.stop(780)
+            s.profiler?.stop(840)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7018,39 +7671,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(392), scratch: s.f + 741040, pool: pool)
-            s.profiler?.stop(781)
+            s.profiler?.stop(841)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 743536, count: 1728)
-        s.profiler?.stop(782)
+        s.profiler?.stop(842)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(392), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 741808, gradInput: s.tensor(391), gradWeights: s.f + 743536, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(843)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 743536, channels: 192, kernel: 3, into: s.g + 35536)
-        s.profiler?.stop(784)
+        s.profiler?.stop(844)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(20),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 741040,
             savedInvStd: s.f + 741232, activation: .relu6, gradInput: s.tensor(391), gradGamma: s.g + 34768,
             gradBeta: s.g + 34960, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(845)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(18), weights: s.p + 28624,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(393), gradWeights: s.g + 28624,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(786)
+        s.profiler?.stop(846)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(393), s.tensor(387), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(847)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -7060,21 +7713,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(393),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(394), pool: pool)
-        s.profiler?.stop(788)
+        s.profiler?.stop(848)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(394), input: s.tensor(16),
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 740976,
             savedInvStd: s.f + 741008, activation: .identity, gradInput: s.tensor(394), gradGamma: s.g + 28496,
             gradBeta: s.g + 28528, pool: pool)
-        s.profiler?.stop(789)
+        s.profiler?.stop(849)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584,
                 beta: s.p + 21776, savedMean: s.f + 737136, savedInvStd: s.f + 737328, activation: .relu6,
                 output: s.tensor(396), pool: pool)
-            s.profiler?.stop(790)
+            s.profiler?.stop(850)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7082,28 +7735,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.tensor(396), scratch: s.f + 737136, pool: pool)
-            s.profiler?.stop(791)
+            s.profiler?.stop(851)
         }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 22352,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(395), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(852)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(14),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 737136,
             savedInvStd: s.f + 737328, activation: .relu6, gradInput: s.tensor(395), gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(853)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
                 beta: s.p + 19280, savedMean: s.f + 736752, savedInvStd: s.f + 736944, activation: .relu6,
                 output: s.tensor(398), pool: pool)
-            s.profiler?.stop(794)
+            s.profiler?.stop(854)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7111,39 +7764,39 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(398), scratch: s.f + 736752, pool: pool)
-            s.profiler?.stop(795)
+            s.profiler?.stop(855)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 739248, count: 1728)
-        s.profiler?.stop(796)
+        s.profiler?.stop(856)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(398), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 737520, gradInput: s.tensor(397), gradWeights: s.f + 739248, pool: pool)
-        s.profiler?.stop(797)
+        s.profiler?.stop(857)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 739248, channels: 192, kernel: 3, into: s.g + 19856)
-        s.profiler?.stop(798)
+        s.profiler?.stop(858)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(12),
             pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 736752,
             savedInvStd: s.f + 736944, activation: .relu6, gradInput: s.tensor(397), gradGamma: s.g + 19088,
             gradBeta: s.g + 19280, pool: pool)
-        s.profiler?.stop(799)
+        s.profiler?.stop(859)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(11), weights: s.p + 12944,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(399), gradWeights: s.g + 12944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(800)
+        s.profiler?.stop(860)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(399), s.tensor(393), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(801)
+        s.profiler?.stop(861)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
@@ -7154,14 +7807,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 736688,
             savedInvStd: s.f + 736720, activation: .identity, gradInput: s.tensor(399), gradGamma: s.g + 12816,
             gradBeta: s.g + 12848, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(862)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632,
                 beta: s.p + 7776, savedMean: s.f + 733808, savedInvStd: s.f + 733952, activation: .relu6,
                 output: s.tensor(401), pool: pool)
-            s.profiler?.stop(803)
+            s.profiler?.stop(863)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -7169,27 +7822,27 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.tensor(401), scratch: s.f + 733808, pool: pool)
-            s.profiler?.stop(804)
+            s.profiler?.stop(864)
         }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), weights: s.p + 8208,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(400), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(805)
+        s.profiler?.stop(865)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(8), pixels: 5625 &* s.n,
             channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 733808, savedInvStd: s.f + 733952,
             activation: .relu6, gradInput: s.tensor(400), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
-        s.profiler?.stop(806)
+        s.profiler?.stop(866)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
                 beta: s.p + 5904, savedMean: s.f + 733520, savedInvStd: s.f + 733664, activation: .relu6,
                 output: s.tensor(403), pool: pool)
-            s.profiler?.stop(807)
+            s.profiler?.stop(867)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -7197,35 +7850,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(403), scratch: s.f + 733520, pool: pool)
-            s.profiler?.stop(808)
+            s.profiler?.stop(868)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 735392, count: 1296)
-        s.profiler?.stop(809)
+        s.profiler?.stop(869)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(403), batch: s.n, height: 150,
             width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
             weights: s.f + 734096, gradInput: s.tensor(402), gradWeights: s.f + 735392, pool: pool)
-        s.profiler?.stop(810)
+        s.profiler?.stop(870)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 735392, channels: 144, kernel: 3, into: s.g + 6336)
-        s.profiler?.stop(811)
+        s.profiler?.stop(871)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(6),
             pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 733520,
             savedInvStd: s.f + 733664, activation: .relu6, gradInput: s.tensor(402), gradGamma: s.g + 5760,
             gradBeta: s.g + 5904, pool: pool)
-        s.profiler?.stop(812)
+        s.profiler?.stop(872)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(5), weights: s.p + 2304,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(404), gradWeights: s.g + 2304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(813)
+        s.profiler?.stop(873)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
@@ -7236,14 +7889,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 733472,
             savedInvStd: s.f + 733496, activation: .identity, gradInput: s.tensor(404), gradGamma: s.g + 2176,
             gradBeta: s.g + 2208, pool: pool)
-        s.profiler?.stop(814)
+        s.profiler?.stop(874)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 732832, savedInvStd: s.f + 732864, activation: .relu6,
                 output: s.tensor(406), pool: pool)
-            s.profiler?.stop(815)
+            s.profiler?.stop(875)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -7251,28 +7904,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(406), scratch: s.f + 732832, pool: pool)
-            s.profiler?.stop(816)
+            s.profiler?.stop(876)
         }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), weights: s.p + 1408,
             pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(405), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(817)
+        s.profiler?.stop(877)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(2),
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 732832,
             savedInvStd: s.f + 732864, activation: .relu6, gradInput: s.tensor(405), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(878)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 732768, savedInvStd: s.f + 732800, activation: .relu6,
                 output: s.tensor(408), pool: pool)
-            s.profiler?.stop(819)
+            s.profiler?.stop(879)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -7280,22 +7933,22 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(408), scratch: s.f + 732768, pool: pool)
-            s.profiler?.stop(820)
+            s.profiler?.stop(880)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 733184, count: 288)
-        s.profiler?.stop(821)
+        s.profiler?.stop(881)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(408), batch: s.n, height: 150,
             width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 732896, gradInput: s.tensor(407), gradWeights: s.f + 733184, pool: pool)
-        s.profiler?.stop(822)
+        s.profiler?.stop(882)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 733184, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(823)
+        s.profiler?.stop(883)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -7306,13 +7959,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 732768,
             savedInvStd: s.f + 732800, activation: .relu6, gradInput: s.tensor(407), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(824)
+        s.profiler?.stop(884)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(407), input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(885)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7751,18 +8404,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][24]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17280000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 17280000,
-              "project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
+              "frozen: project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 150, 150, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 77760000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
-              "expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+              "frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 150, 150, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7775,18 +8432,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25920000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 25920000,
-              "project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7799,10 +8460,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7811,10 +8474,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7827,10 +8492,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7839,10 +8506,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7855,10 +8524,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
+        .init("features.2.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.3.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 75, 75, 32]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]"),
         .init("features.2.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7867,10 +8538,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
-              "expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+              "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7883,18 +8556,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15525888,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 15525888,
-              "project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
+              "frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
         .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]"),
         .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7907,10 +8584,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+              "frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]"),
         .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
@@ -7919,10 +8598,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7935,10 +8616,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+              "frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]"),
         .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
@@ -7947,10 +8630,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7963,10 +8648,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.3.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.3.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
+              "frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 38, 38, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]"),
         .init("features.3.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
         .init("features.3.3", kind: "shortcut forward", macsPerImage: nil,
@@ -7975,10 +8662,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+              "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -7991,18 +8680,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][112]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13585152,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 13585152,
-              "project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
+              "frozen: project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
         .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]"),
         .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8015,10 +8708,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+              "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]"),
         .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8027,10 +8722,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8043,10 +8740,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+              "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]"),
         .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8055,10 +8754,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8071,10 +8772,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+              "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]"),
         .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
@@ -8083,10 +8786,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8099,10 +8804,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+              "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.4.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]"),
         .init("features.4.4.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.4", kind: "shortcut forward", macsPerImage: nil,
@@ -8111,10 +8818,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8127,10 +8836,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
+        .init("features.4.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.5.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
+              "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.5.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 112]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]"),
         .init("features.4.5.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.5", kind: "shortcut forward", macsPerImage: nil,
@@ -8139,10 +8850,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
-              "expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8155,18 +8868,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][160]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 38814720,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 38814720,
-              "project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
+              "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
         .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]"),
         .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8179,10 +8896,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+              "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]"),
         .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8191,10 +8910,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8207,10 +8928,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+              "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]"),
         .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8219,10 +8942,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8235,10 +8960,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+              "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]"),
         .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
@@ -8247,10 +8974,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8263,10 +8992,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+              "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.4.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]"),
         .init("features.5.4.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.4", kind: "shortcut forward", macsPerImage: nil,
@@ -8275,10 +9006,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8291,10 +9024,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
+        .init("features.5.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.5.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
+              "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.5.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 19, 19, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]"),
         .init("features.5.5.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.5", kind: "shortcut forward", macsPerImage: nil,
@@ -8303,10 +9038,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
-              "expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+              "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8319,18 +9056,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][272]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26112000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 26112000,
-              "project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
         .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8343,10 +9084,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -8355,10 +9098,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8371,10 +9116,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
@@ -8383,10 +9130,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8399,10 +9148,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
@@ -8411,10 +9162,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8427,10 +9180,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
@@ -8439,10 +9194,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8455,10 +9212,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.5.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.5.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.5", kind: "shortcut forward", macsPerImage: nil,
@@ -8467,10 +9226,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8483,10 +9244,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.6.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.6.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.6.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.6.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.6", kind: "shortcut forward", macsPerImage: nil,
@@ -8495,10 +9258,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8511,10 +9276,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
+        .init("features.6.7.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.7.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.7.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 272]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]"),
         .init("features.6.7.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.7", kind: "shortcut forward", macsPerImage: nil,
@@ -8523,10 +9290,12 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
-              "expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+              "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -8539,18 +9308,22 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][448]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 73113600,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 73113600,
-              "project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
+              "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
         .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 10, 10, 448]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 448]"),
         .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [448][1280]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 57344000,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 57344000,
-              "head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
+              "frozen: head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1280]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1280]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

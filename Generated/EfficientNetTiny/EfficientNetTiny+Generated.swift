@@ -929,11 +929,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions.
+    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24))
+        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: 640, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 160, outChannels: 640, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 160, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 576, threads: pool.threadCount))
@@ -1067,19 +1068,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 864, outChannels: 8, inChannels: 16, into: s.f + 640)
         s.profiler?.stop(9)
-        // features.1.0.block.2 project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(10)
-        // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 36, 36, 8]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
-                gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 103392, savedInvStd: s.f + 103400,
-                runningMean: s.p + 1024, runningVar: s.p + 1040, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 8, output: s.tensor(8), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 103392, savedInvStd: s.f + 103400,
+                runningMean: s.p + 1024, runningVar: s.p + 1040, workspace: s.ws, pool: pool)
+            s.profiler?.stop(10)
+        }
+        // features.1.0.block.2 frozen: project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
+        if s.options.frozenBlocks > 1 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 8, activation: .identity, residual: nil,
+                output: s.tensor(8), pool: pool)
             s.profiler?.stop(11)
+        }
+        // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 8]
+        if s.options.frozenBlocks <= 1 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8, gamma: s.p + 992,
+                beta: s.p + 1008, savedMean: s.f + 103392, savedInvStd: s.f + 103400, activation: .identity,
+                output: s.tensor(9), pool: pool)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
@@ -1087,7 +1099,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 103392, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(13)
         }
     }
 
@@ -1096,20 +1108,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [8][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1056, outChannels: 48, inChannels: 8, into: s.f + 640)
-        s.profiler?.stop(13)
-        // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
         s.profiler?.stop(14)
-        // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 48]
+        // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 8] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
-                gamma: s.p + 1440, beta: s.p + 1488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 103408, savedInvStd: s.f + 103456,
-                runningMean: s.p + 1536, runningVar: s.p + 1584, pool: pool)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 48, output: s.tensor(10), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 103408, savedInvStd: s.f + 103456,
+                runningMean: s.p + 1536, runningVar: s.p + 1584, workspace: s.ws, pool: pool)
             s.profiler?.stop(15)
+        }
+        // features.2.0.block.0 frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
+            s.profiler?.stop(16)
+        }
+        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 48]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
+                beta: s.p + 1488, savedMean: s.f + 103408, savedInvStd: s.f + 103456, activation: .silu,
+                output: s.tensor(11), pool: pool)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
@@ -1117,18 +1139,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 103408, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 103600)
-        s.profiler?.stop(17)
+        s.profiler?.stop(19)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103600, bias: s.f,
             activation: .identity, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1136,7 +1158,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(13), savedMean: s.f + 103504, savedInvStd: s.f + 103552,
                 runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
@@ -1144,7 +1166,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
                 activation: .silu, output: s.tensor(13), scratch: s.f + 103504, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
         s.profiler?.start()
@@ -1152,24 +1174,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, reduceBias: s.p + 2352,
             activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464, savedPooled: s.tensor(15),
             savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
-        s.profiler?.stop(21)
+        s.profiler?.stop(23)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [48][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2512, outChannels: 16, inChannels: 48, into: s.f + 640)
-        s.profiler?.stop(22)
-        // features.2.0.block.3 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(23)
-        // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 16]
+        s.profiler?.stop(24)
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
-                gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(19), savedMean: s.f + 104464, savedInvStd: s.f + 104480,
-                runningMean: s.p + 3312, runningVar: s.p + 3328, pool: pool)
-            s.profiler?.stop(24)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 16, output: s.tensor(18), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104464, savedInvStd: s.f + 104480,
+                runningMean: s.p + 3312, runningVar: s.p + 3328, workspace: s.ws, pool: pool)
+            s.profiler?.stop(25)
+        }
+        // features.2.0.block.3 frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
+                output: s.tensor(18), pool: pool)
+            s.profiler?.stop(26)
+        }
+        // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 16]
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 324 &* s.n, channels: 16, gamma: s.p + 3280,
+                beta: s.p + 3296, savedMean: s.f + 104464, savedInvStd: s.f + 104480, activation: .identity,
+                output: s.tensor(19), pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
@@ -1177,7 +1210,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
                 activation: .identity, output: s.tensor(19), scratch: s.f + 104464, pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1186,20 +1219,31 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3344, outChannels: 96, inChannels: 16, into: s.f + 640)
-        s.profiler?.stop(26)
-        // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(27)
-        // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 96]
+        s.profiler?.stop(29)
+        // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 16] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
-                gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 104496, savedInvStd: s.f + 104592,
-                runningMean: s.p + 5072, runningVar: s.p + 5168, pool: pool)
-            s.profiler?.stop(28)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104496, savedInvStd: s.f + 104592,
+                runningMean: s.p + 5072, runningVar: s.p + 5168, workspace: s.ws, pool: pool)
+            s.profiler?.stop(30)
+        }
+        // features.3.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
+                output: s.tensor(20), pool: pool)
+            s.profiler?.stop(31)
+        }
+        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 96]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
+                beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592, activation: .silu,
+                output: s.tensor(21), pool: pool)
+            s.profiler?.stop(32)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
@@ -1207,18 +1251,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 104496, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(33)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 104880)
-        s.profiler?.stop(30)
+        s.profiler?.stop(34)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 104880, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(31)
+        s.profiler?.stop(35)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1226,7 +1270,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(23), savedMean: s.f + 104688, savedInvStd: s.f + 104784,
                 runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(36)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
@@ -1234,7 +1278,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 104688, pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(37)
         }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
         s.profiler?.start()
@@ -1242,24 +1286,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, reduceBias: s.p + 8432, activation: .silu,
             expandWeights: s.p + 8448, expandBias: s.p + 8832, savedPooled: s.tensor(25), savedHidden: s.tensor(26),
             savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(34)
+        s.profiler?.stop(38)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8928, outChannels: 24, inChannels: 96, into: s.f + 640)
-        s.profiler?.stop(35)
-        // features.3.0.block.3 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(36)
-        // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 24]
+        s.profiler?.stop(39)
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
-                gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 109680, savedInvStd: s.f + 109704,
-                runningMean: s.p + 11296, runningVar: s.p + 11328, pool: pool)
-            s.profiler?.stop(37)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 109680, savedInvStd: s.f + 109704,
+                runningMean: s.p + 11296, runningVar: s.p + 11328, workspace: s.ws, pool: pool)
+            s.profiler?.stop(40)
+        }
+        // features.3.0.block.3 frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
+            s.profiler?.stop(41)
+        }
+        // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 24]
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 81 &* s.n, channels: 24, gamma: s.p + 11232,
+                beta: s.p + 11264, savedMean: s.f + 109680, savedInvStd: s.f + 109704, activation: .identity,
+                output: s.tensor(29), pool: pool)
+            s.profiler?.stop(42)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
@@ -1267,7 +1321,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 109680, pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(43)
         }
     }
 
@@ -1276,20 +1330,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11360, outChannels: 144, inChannels: 24, into: s.f + 640)
-        s.profiler?.stop(39)
-        // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(40)
-        // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 144]
+        s.profiler?.stop(44)
+        // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 24] -> [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
-                gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 109728, savedInvStd: s.f + 109872,
-                runningMean: s.p + 15104, runningVar: s.p + 15248, pool: pool)
-            s.profiler?.stop(41)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 109728, savedInvStd: s.f + 109872,
+                runningMean: s.p + 15104, runningVar: s.p + 15248, workspace: s.ws, pool: pool)
+            s.profiler?.stop(45)
+        }
+        // features.4.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
+            s.profiler?.stop(46)
+        }
+        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 144]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
+                beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872, activation: .silu,
+                output: s.tensor(31), pool: pool)
+            s.profiler?.stop(47)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
@@ -1297,18 +1361,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 109728, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(48)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 110304)
-        s.profiler?.stop(43)
+        s.profiler?.stop(49)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 110304, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(44)
+        s.profiler?.stop(50)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1316,7 +1380,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(33), savedMean: s.f + 110016, savedInvStd: s.f + 110160,
                 runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(51)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
@@ -1324,7 +1388,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 110016, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(52)
         }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
         s.profiler?.start()
@@ -1332,24 +1396,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, reduceBias: s.p + 18128, activation: .silu,
             expandWeights: s.p + 18144, expandBias: s.p + 19008, savedPooled: s.tensor(35), savedHidden: s.tensor(36),
             savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(53)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19152, outChannels: 40, inChannels: 144, into: s.f + 640)
-        s.profiler?.stop(48)
-        // features.4.0.block.3 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(49)
-        // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
+        s.profiler?.stop(54)
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
-                gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 112896, savedInvStd: s.f + 112936,
-                runningMean: s.p + 25008, runningVar: s.p + 25056, pool: pool)
-            s.profiler?.stop(50)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 112896, savedInvStd: s.f + 112936,
+                runningMean: s.p + 25008, runningVar: s.p + 25056, workspace: s.ws, pool: pool)
+            s.profiler?.stop(55)
+        }
+        // features.4.0.block.3 frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(38), pool: pool)
+            s.profiler?.stop(56)
+        }
+        // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 40, gamma: s.p + 24912,
+                beta: s.p + 24960, savedMean: s.f + 112896, savedInvStd: s.f + 112936, activation: .identity,
+                output: s.tensor(39), pool: pool)
+            s.profiler?.stop(57)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
@@ -1357,7 +1432,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 112896, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(58)
         }
     }
 
@@ -1366,20 +1441,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25104, outChannels: 240, inChannels: 40, into: s.f + 640)
-        s.profiler?.stop(52)
-        // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(53)
-        // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
+        s.profiler?.stop(59)
+        // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(41), savedMean: s.f + 112976, savedInvStd: s.f + 113216,
-                runningMean: s.p + 35184, runningVar: s.p + 35424, pool: pool)
-            s.profiler?.stop(54)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 112976, savedInvStd: s.f + 113216,
+                runningMean: s.p + 35184, runningVar: s.p + 35424, workspace: s.ws, pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.4.1.block.0 frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
+            s.profiler?.stop(61)
+        }
+        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
+                beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216, activation: .silu,
+                output: s.tensor(41), pool: pool)
+            s.profiler?.stop(62)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1387,18 +1472,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 112976, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(63)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 113936)
-        s.profiler?.stop(56)
+        s.profiler?.stop(64)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 113936, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(65)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1406,7 +1491,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(43), savedMean: s.f + 113456, savedInvStd: s.f + 113696,
                 runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(66)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1414,7 +1499,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 113456, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(67)
         }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
@@ -1422,24 +1507,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, reduceBias: s.p + 41184, activation: .silu,
             expandWeights: s.p + 41200, expandBias: s.p + 43600, savedPooled: s.tensor(45), savedHidden: s.tensor(46),
             savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(60)
+        s.profiler?.stop(68)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 43840, outChannels: 40, inChannels: 240, into: s.f + 640)
-        s.profiler?.stop(61)
-        // features.4.1.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(62)
-        // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
+        s.profiler?.stop(69)
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
-                gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(49), savedMean: s.f + 118256, savedInvStd: s.f + 118296,
-                runningMean: s.p + 53536, runningVar: s.p + 53584, pool: pool)
-            s.profiler?.stop(63)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 118256, savedInvStd: s.f + 118296,
+                runningMean: s.p + 53536, runningVar: s.p + 53584, workspace: s.ws, pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.4.1.block.3 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+                output: s.tensor(48), pool: pool)
+            s.profiler?.stop(71)
+        }
+        // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440,
+                beta: s.p + 53488, savedMean: s.f + 118256, savedInvStd: s.f + 118296, activation: .identity,
+                output: s.tensor(49), pool: pool)
+            s.profiler?.stop(72)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
@@ -1447,20 +1543,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
                 activation: .identity, output: s.tensor(49), scratch: s.f + 118256, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(73)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(51), random: &random)
-            s.profiler?.stop(65)
+            s.profiler?.stop(74)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(66)
+        s.profiler?.stop(75)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
@@ -1468,20 +1564,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53632, outChannels: 240, inChannels: 40, into: s.f + 640)
-        s.profiler?.stop(67)
-        // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(68)
-        // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
+        s.profiler?.stop(76)
+        // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(53), savedMean: s.f + 118336, savedInvStd: s.f + 118576,
-                runningMean: s.p + 63712, runningVar: s.p + 63952, pool: pool)
-            s.profiler?.stop(69)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 118336, savedInvStd: s.f + 118576,
+                runningMean: s.p + 63712, runningVar: s.p + 63952, workspace: s.ws, pool: pool)
+            s.profiler?.stop(77)
+        }
+        // features.5.0.block.0 frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(78)
+        }
+        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
+                beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576, activation: .silu,
+                output: s.tensor(53), pool: pool)
+            s.profiler?.stop(79)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1489,18 +1595,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 118336, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(80)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 119296)
-        s.profiler?.stop(71)
+        s.profiler?.stop(81)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 119296, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(72)
+        s.profiler?.stop(82)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1508,7 +1614,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(55), savedMean: s.f + 118816, savedInvStd: s.f + 119056,
                 runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(83)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1516,7 +1622,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 118816, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(84)
         }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
@@ -1524,24 +1630,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, reduceBias: s.p + 73552, activation: .silu,
             expandWeights: s.p + 73568, expandBias: s.p + 75968, savedPooled: s.tensor(57), savedHidden: s.tensor(58),
             savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(85)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [240][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 76208, outChannels: 56, inChannels: 240, into: s.f + 640)
-        s.profiler?.stop(76)
-        // features.5.0.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
-        s.profiler?.stop(77)
-        // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
+        s.profiler?.stop(86)
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
-                gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(61), savedMean: s.f + 131296, savedInvStd: s.f + 131352,
-                runningMean: s.p + 89776, runningVar: s.p + 89840, pool: pool)
-            s.profiler?.stop(78)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(60), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 131296, savedInvStd: s.f + 131352,
+                runningMean: s.p + 89776, runningVar: s.p + 89840, workspace: s.ws, pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.5.0.block.3 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(60), pool: pool)
+            s.profiler?.stop(88)
+        }
+        // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 25 &* s.n, channels: 56, gamma: s.p + 89648,
+                beta: s.p + 89712, savedMean: s.f + 131296, savedInvStd: s.f + 131352, activation: .identity,
+                output: s.tensor(61), pool: pool)
+            s.profiler?.stop(89)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
@@ -1549,7 +1666,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
                 activation: .identity, output: s.tensor(61), scratch: s.f + 131296, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(90)
         }
     }
 
@@ -1558,20 +1675,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 89904, outChannels: 336, inChannels: 56, into: s.f + 640)
-        s.profiler?.stop(80)
-        // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(81)
-        // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
+        s.profiler?.stop(91)
+        // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(63), savedMean: s.f + 131408, savedInvStd: s.f + 131744,
-                runningMean: s.p + 109392, runningVar: s.p + 109728, pool: pool)
-            s.profiler?.stop(82)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 336, output: s.tensor(62), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 131408, savedInvStd: s.f + 131744,
+                runningMean: s.p + 109392, runningVar: s.p + 109728, workspace: s.ws, pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.5.1.block.0 frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
+            s.profiler?.stop(93)
+        }
+        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
+                beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744, activation: .silu,
+                output: s.tensor(63), pool: pool)
+            s.profiler?.stop(94)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1579,18 +1706,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
                 eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 131408, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(95)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 132752)
-        s.profiler?.stop(84)
+        s.profiler?.stop(96)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 132752, bias: s.f,
             activation: .identity, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(85)
+        s.profiler?.stop(97)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1598,7 +1725,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(65), savedMean: s.f + 132080, savedInvStd: s.f + 132416,
                 runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(98)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1606,7 +1733,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
                 eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 132080, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(99)
         }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
         s.profiler?.start()
@@ -1614,24 +1741,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, reduceBias: s.p + 124512,
             activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232, savedPooled: s.tensor(67),
             savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(100)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 129568, outChannels: 56, inChannels: 336, into: s.f + 640)
-        s.profiler?.stop(89)
-        // features.5.1.block.3 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(90)
-        // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
+        s.profiler?.stop(101)
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
-                gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(71), savedMean: s.f + 149552, savedInvStd: s.f + 149608,
-                runningMean: s.p + 148512, runningVar: s.p + 148576, pool: pool)
-            s.profiler?.stop(91)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(70), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 149552, savedInvStd: s.f + 149608,
+                runningMean: s.p + 148512, runningVar: s.p + 148576, workspace: s.ws, pool: pool)
+            s.profiler?.stop(102)
+        }
+        // features.5.1.block.3 frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+                output: s.tensor(70), pool: pool)
+            s.profiler?.stop(103)
+        }
+        // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384,
+                beta: s.p + 148448, savedMean: s.f + 149552, savedInvStd: s.f + 149608, activation: .identity,
+                output: s.tensor(71), pool: pool)
+            s.profiler?.stop(104)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
@@ -1639,21 +1777,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
                 eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 149552, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(105)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002, into: s.tensor(73),
                 random: &random)
-            s.profiler?.stop(93)
+            s.profiler?.stop(106)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(61), branch: s.tensor(71),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(94)
+        s.profiler?.stop(107)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
@@ -1661,20 +1799,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 148640, outChannels: 336, inChannels: 56, into: s.f + 640)
-        s.profiler?.stop(95)
-        // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(96)
-        // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
+        s.profiler?.stop(108)
+        // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(75), savedMean: s.f + 149664, savedInvStd: s.f + 150000,
-                runningMean: s.p + 168128, runningVar: s.p + 168464, pool: pool)
-            s.profiler?.stop(97)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 336, output: s.tensor(74), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 149664, savedInvStd: s.f + 150000,
+                runningMean: s.p + 168128, runningVar: s.p + 168464, workspace: s.ws, pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.6.0.block.0 frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
+            s.profiler?.stop(110)
+        }
+        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
+                beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000, activation: .silu,
+                output: s.tensor(75), pool: pool)
+            s.profiler?.stop(111)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
@@ -1682,18 +1830,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
                 eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 149664, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(112)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 151008)
-        s.profiler?.stop(99)
+        s.profiler?.stop(113)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 151008, bias: s.f,
             activation: .identity, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(114)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1701,7 +1849,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(77), savedMean: s.f + 150336, savedInvStd: s.f + 150672,
                 runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(115)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
@@ -1709,7 +1857,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 150336, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(116)
         }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
         s.profiler?.start()
@@ -1717,24 +1865,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, reduceBias: s.p + 183248,
             activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968, savedPooled: s.tensor(79),
             savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(117)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [336][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 188304, outChannels: 96, inChannels: 336, into: s.f + 640)
-        s.profiler?.stop(104)
-        // features.6.0.block.3 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(105)
-        // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
+        s.profiler?.stop(118)
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
-                gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(83), savedMean: s.f + 167808, savedInvStd: s.f + 167904,
-                runningMean: s.p + 220752, runningVar: s.p + 220848, pool: pool)
-            s.profiler?.stop(106)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(82), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 167808, savedInvStd: s.f + 167904,
+                runningMean: s.p + 220752, runningVar: s.p + 220848, workspace: s.ws, pool: pool)
+            s.profiler?.stop(119)
+        }
+        // features.6.0.block.3 frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
+            s.profiler?.stop(120)
+        }
+        // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 9 &* s.n, channels: 96, gamma: s.p + 220560,
+                beta: s.p + 220656, savedMean: s.f + 167808, savedInvStd: s.f + 167904, activation: .identity,
+                output: s.tensor(83), pool: pool)
+            s.profiler?.stop(121)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
@@ -1742,7 +1900,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
                 eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 167808, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(122)
         }
     }
 
@@ -1751,20 +1909,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 220944, outChannels: 576, inChannels: 96, into: s.f + 640)
-        s.profiler?.stop(108)
-        // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(109)
-        // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
+        s.profiler?.stop(123)
+        // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(85), savedMean: s.f + 168000, savedInvStd: s.f + 168576,
-                runningMean: s.p + 277392, runningVar: s.p + 277968, pool: pool)
-            s.profiler?.stop(110)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 576, output: s.tensor(84), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 168000, savedInvStd: s.f + 168576,
+                runningMean: s.p + 277392, runningVar: s.p + 277968, workspace: s.ws, pool: pool)
+            s.profiler?.stop(124)
+        }
+        // features.6.1.block.0 frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
+            s.profiler?.stop(125)
+        }
+        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
+                beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576, activation: .silu,
+                output: s.tensor(85), pool: pool)
+            s.profiler?.stop(126)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1772,18 +1940,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
                 eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 168000, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(127)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 170304)
-        s.profiler?.stop(112)
+        s.profiler?.stop(128)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 170304, bias: s.f,
             activation: .identity, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(129)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -1791,7 +1959,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(87), savedMean: s.f + 169152, savedInvStd: s.f + 169728,
                 runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(130)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1799,7 +1967,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
                 eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 169152, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(131)
         }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
@@ -1807,24 +1975,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, reduceBias: s.p + 309072,
             activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928, savedPooled: s.tensor(89),
             savedHidden: s.tensor(90), savedScale: s.tensor(91), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(132)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 323504, outChannels: 96, inChannels: 576, into: s.f + 640)
-        s.profiler?.stop(117)
-        // features.6.1.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(118)
-        // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
+        s.profiler?.stop(133)
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
-                gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(93), savedMean: s.f + 199104, savedInvStd: s.f + 199200,
-                runningMean: s.p + 378992, runningVar: s.p + 379088, pool: pool)
-            s.profiler?.stop(119)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(92), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 199104, savedInvStd: s.f + 199200,
+                runningMean: s.p + 378992, runningVar: s.p + 379088, workspace: s.ws, pool: pool)
+            s.profiler?.stop(134)
+        }
+        // features.6.1.block.3 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
+            s.profiler?.stop(135)
+        }
+        // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800,
+                beta: s.p + 378896, savedMean: s.f + 199104, savedInvStd: s.f + 199200, activation: .identity,
+                output: s.tensor(93), pool: pool)
+            s.profiler?.stop(136)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
@@ -1832,20 +2010,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
                 eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 199104, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(137)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(95), random: &random)
-            s.profiler?.stop(121)
+            s.profiler?.stop(138)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(83), branch: s.tensor(93),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(122)
+        s.profiler?.stop(139)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
@@ -1853,20 +2031,30 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 379184, outChannels: 576, inChannels: 96, into: s.f + 640)
-        s.profiler?.stop(123)
-        // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(124)
-        // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
+        s.profiler?.stop(140)
+        // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(97), savedMean: s.f + 199296, savedInvStd: s.f + 199872,
-                runningMean: s.p + 435632, runningVar: s.p + 436208, pool: pool)
-            s.profiler?.stop(125)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 576, output: s.tensor(96), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 199296, savedInvStd: s.f + 199872,
+                runningMean: s.p + 435632, runningVar: s.p + 436208, workspace: s.ws, pool: pool)
+            s.profiler?.stop(141)
+        }
+        // features.7.0.block.0 frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
+                bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
+            s.profiler?.stop(142)
+        }
+        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
+                beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872, activation: .silu,
+                output: s.tensor(97), pool: pool)
+            s.profiler?.stop(143)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -1874,18 +2062,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
                 eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 199296, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(144)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 201600)
-        s.profiler?.stop(127)
+        s.profiler?.stop(145)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 201600, bias: s.f,
             activation: .identity, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(146)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -1893,7 +2081,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(99), savedMean: s.f + 200448, savedInvStd: s.f + 201024,
                 runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(147)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -1901,7 +2089,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 200448, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(148)
         }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
@@ -1909,24 +2097,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, reduceBias: s.p + 458096,
             activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952, savedPooled: s.tensor(101),
             savedHidden: s.tensor(102), savedScale: s.tensor(103), pool: pool)
-        s.profiler?.stop(131)
+        s.profiler?.stop(149)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [576][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 472528, outChannels: 160, inChannels: 576, into: s.f + 640)
-        s.profiler?.stop(132)
-        // features.7.0.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(133)
-        // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 160]
+        s.profiler?.stop(150)
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
-                gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(105), savedMean: s.f + 211968, savedInvStd: s.f + 212128,
-                runningMean: s.p + 565008, runningVar: s.p + 565168, pool: pool)
-            s.profiler?.stop(134)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 160, output: s.tensor(104), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 211968, savedInvStd: s.f + 212128,
+                runningMean: s.p + 565008, runningVar: s.p + 565168, workspace: s.ws, pool: pool)
+            s.profiler?.stop(151)
+        }
+        // features.7.0.block.3 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+                output: s.tensor(104), pool: pool)
+            s.profiler?.stop(152)
+        }
+        // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 160]
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 9 &* s.n, channels: 160, gamma: s.p + 564688,
+                beta: s.p + 564848, savedMean: s.f + 211968, savedInvStd: s.f + 212128, activation: .identity,
+                output: s.tensor(105), pool: pool)
+            s.profiler?.stop(153)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
@@ -1934,7 +2133,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
                 eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 211968, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(154)
         }
     }
 
@@ -1943,20 +2142,31 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [160][640]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 565328, outChannels: 640, inChannels: 160, into: s.f + 640)
-        s.profiler?.stop(136)
-        // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
-        s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160, inputMajorWeights: s.f + 640,
-            bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(137)
-        // features.8 BatchNorm (batch statistics) + silu on [n, 3, 3, 640]
+        s.profiler?.stop(155)
+        // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 160] -> [n, 3, 3, 640]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
-                gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(107), savedMean: s.f + 212288, savedInvStd: s.f + 212928,
-                runningMean: s.p + 669008, runningVar: s.p + 669648, pool: pool)
-            s.profiler?.stop(138)
+            TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 640, output: s.tensor(106), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 212288, savedInvStd: s.f + 212928,
+                runningMean: s.p + 669008, runningVar: s.p + 669648, workspace: s.ws, pool: pool)
+            s.profiler?.stop(156)
+        }
+        // features.8 frozen: head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.pointwiseConv(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160,
+                inputMajorWeights: s.f + 640, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
+                output: s.tensor(106), pool: pool)
+            s.profiler?.stop(157)
+        }
+        // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 640]
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728,
+                beta: s.p + 668368, savedMean: s.f + 212288, savedInvStd: s.f + 212928, activation: .silu,
+                output: s.tensor(107), pool: pool)
+            s.profiler?.stop(158)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks > 11 {
@@ -1964,7 +2174,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
                 eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 212288, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(159)
         }
     }
 
@@ -1974,26 +2184,26 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(107), batch: s.n, pixels: 9, channels: 640, output: s.tensor(108),
             pool: pool)
-        s.profiler?.stop(140)
+        s.profiler?.stop(160)
         // dropout p=0.1 (when options.dropout) on [n, 640]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(108), output: s.tensor(110), count: 640 &* s.n,
             probability: s.options.dropout ? 0.1 : 0, mask: s.tensor(109), random: &random)
-        s.profiler?.stop(141)
+        s.profiler?.stop(161)
         // classifier.1 linear, [n, 640] -> [n, 10]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(110), batch: s.n, inFeatures: 640, weights: s.p + 670288, bias: s.p + 676688,
             outFeatures: 10, output: s.tensor(111), pool: pool)
-        s.profiler?.stop(142)
+        s.profiler?.stop(162)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(111), labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(112))
-        s.profiler?.stop(143)
+        s.profiler?.stop(163)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(111), count: 10 &* s.n)
-        s.profiler?.stop(144)
+        s.profiler?.stop(164)
     }
 
     /// classifier backward: global average pool, dropout 0.1, linear 640 -> 10 classes
@@ -2003,17 +2213,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(112), input: s.tensor(110), weights: s.p + 670288,
             batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.tensor(113), gradWeights: s.g + 670288,
             gradBias: s.g + 676688, pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(165)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(113), mask: s.tensor(109), count: 640 &* s.n,
             gradInput: s.tensor(114))
-        s.profiler?.stop(146)
+        s.profiler?.stop(166)
         // avgpool backward: spread each channel's gradient over the 9 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(114), batch: s.n, pixels: 9, channels: 640,
             gradInput: s.tensor(115), pool: pool)
-        s.profiler?.stop(147)
+        s.profiler?.stop(167)
     }
 
     /// features.8 backward: head: conv 1x1 160 -> 640
@@ -2023,13 +2233,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(106), pixels: 9 &* s.n,
             channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 212288, savedInvStd: s.f + 212928,
             activation: .silu, gradInput: s.tensor(115), gradGamma: s.g + 667728, gradBeta: s.g + 668368, pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(168)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(105), weights: s.p + 565328,
             pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(149)
+        s.profiler?.stop(169)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
@@ -2040,14 +2250,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 211968, savedInvStd: s.f + 212128,
             activation: .identity, gradInput: s.tensor(116), gradGamma: s.g + 564688, gradBeta: s.g + 564848,
             pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(170)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
                 beta: s.p + 442544, savedMean: s.f + 200448, savedInvStd: s.f + 201024, activation: .silu,
                 output: s.tensor(119), pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(171)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -2055,21 +2265,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
                 eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 200448, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(172)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(119), savedScale: s.tensor(103), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(118), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(173)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(116), input: s.tensor(118), weights: s.p + 472528,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(154)
+        s.profiler?.stop(174)
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(117), input: s.tensor(119), batch: s.n, pixels: 9,
@@ -2078,20 +2288,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(103), gradInput: s.tensor(120), gradReduceWeights: s.g + 444272,
             gradReduceBias: s.g + 458096, gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(155)
+        s.profiler?.stop(175)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(98), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 200448, savedInvStd: s.f + 201024,
             activation: .silu, gradInput: s.tensor(120), gradGamma: s.g + 441968, gradBeta: s.g + 442544, pool: pool)
-        s.profiler?.stop(156)
+        s.profiler?.stop(176)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
                 beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872, activation: .silu,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(177)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -2099,34 +2309,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
                 eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 199296, pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(178)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 206784, count: 5184)
-        s.profiler?.stop(159)
+        s.profiler?.stop(179)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(122), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: s.f + 201600, gradInput: s.tensor(121), gradWeights: s.f + 206784, pool: pool)
-        s.profiler?.stop(160)
+        s.profiler?.stop(180)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 206784, channels: 576, kernel: 3, into: s.g + 436784)
-        s.profiler?.stop(161)
+        s.profiler?.stop(181)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(121), input: s.tensor(96), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872,
             activation: .silu, gradInput: s.tensor(121), gradGamma: s.g + 434480, gradBeta: s.g + 435056, pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(182)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(121), input: s.tensor(94), weights: s.p + 379184,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(163)
+        s.profiler?.stop(183)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
@@ -2136,21 +2346,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(123),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, gradBranch: s.tensor(124), pool: pool)
-        s.profiler?.stop(164)
+        s.profiler?.stop(184)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(92), pixels: 9 &* s.n,
             channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 199104, savedInvStd: s.f + 199200,
             activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 378800, gradBeta: s.g + 378896,
             pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(185)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
                 beta: s.p + 293520, savedMean: s.f + 169152, savedInvStd: s.f + 169728, activation: .silu,
                 output: s.tensor(127), pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(186)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -2158,21 +2368,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
                 eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 169152, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(187)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(127), savedScale: s.tensor(91), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(126), pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(188)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 323504,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(125), gradWeights: s.g + 323504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(169)
+        s.profiler?.stop(189)
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(125), input: s.tensor(127), batch: s.n, pixels: 9,
@@ -2181,20 +2391,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(91), gradInput: s.tensor(128), gradReduceWeights: s.g + 295248,
             gradReduceBias: s.g + 309072, gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(170)
+        s.profiler?.stop(190)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(128), input: s.tensor(86), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 169152, savedInvStd: s.f + 169728,
             activation: .silu, gradInput: s.tensor(128), gradGamma: s.g + 292944, gradBeta: s.g + 293520, pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(191)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
                 beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576, activation: .silu,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(192)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -2202,38 +2412,38 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
                 eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 168000, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(193)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 184704, count: 14400)
-        s.profiler?.stop(174)
+        s.profiler?.stop(194)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(128), input: s.tensor(130), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 170304, gradInput: s.tensor(129), gradWeights: s.f + 184704, pool: pool)
-        s.profiler?.stop(175)
+        s.profiler?.stop(195)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 184704, channels: 576, kernel: 5, into: s.g + 278544)
-        s.profiler?.stop(176)
+        s.profiler?.stop(196)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(129), input: s.tensor(84), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576,
             activation: .silu, gradInput: s.tensor(129), gradGamma: s.g + 276240, gradBeta: s.g + 276816, pool: pool)
-        s.profiler?.stop(177)
+        s.profiler?.stop(197)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(129), input: s.tensor(83), weights: s.p + 220944,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(178)
+        s.profiler?.stop(198)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(131), s.tensor(123), count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(199)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
@@ -2244,14 +2454,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 167808, savedInvStd: s.f + 167904,
             activation: .identity, gradInput: s.tensor(131), gradGamma: s.g + 220560, gradBeta: s.g + 220656,
             pool: pool)
-        s.profiler?.stop(180)
+        s.profiler?.stop(200)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
                 beta: s.p + 177536, savedMean: s.f + 150336, savedInvStd: s.f + 150672, activation: .silu,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(201)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -2259,21 +2469,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
                 eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 150336, pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(202)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(134), savedScale: s.tensor(81), batch: s.n, pixels: 9,
                 channels: 336, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(203)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(133), weights: s.p + 188304,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(132), gradWeights: s.g + 188304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(184)
+        s.profiler?.stop(204)
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(132), input: s.tensor(134), batch: s.n, pixels: 9,
@@ -2282,20 +2492,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(81), gradInput: s.tensor(135), gradReduceWeights: s.g + 178544,
             gradReduceBias: s.g + 183248, gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(205)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(135), input: s.tensor(76), pixels: 9 &* s.n,
             channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 150336, savedInvStd: s.f + 150672,
             activation: .silu, gradInput: s.tensor(135), gradGamma: s.g + 177200, gradBeta: s.g + 177536, pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(206)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
                 beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000, activation: .silu,
                 output: s.tensor(137), pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(207)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -2303,34 +2513,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 149664, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(208)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 159408, count: 8400)
-        s.profiler?.stop(189)
+        s.profiler?.stop(209)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(135), input: s.tensor(137), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 151008, gradInput: s.tensor(136), gradWeights: s.f + 159408, pool: pool)
-        s.profiler?.stop(190)
+        s.profiler?.stop(210)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 159408, channels: 336, kernel: 5, into: s.g + 168800)
-        s.profiler?.stop(191)
+        s.profiler?.stop(211)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(136), input: s.tensor(74), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000,
             activation: .silu, gradInput: s.tensor(136), gradGamma: s.g + 167456, gradBeta: s.g + 167792, pool: pool)
-        s.profiler?.stop(192)
+        s.profiler?.stop(212)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(72), weights: s.p + 148640,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(193)
+        s.profiler?.stop(213)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
@@ -2340,21 +2550,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(138),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, gradBranch: s.tensor(139), pool: pool)
-        s.profiler?.stop(194)
+        s.profiler?.stop(214)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(139), input: s.tensor(70), pixels: 25 &* s.n,
             channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 149552, savedInvStd: s.f + 149608,
             activation: .identity, gradInput: s.tensor(139), gradGamma: s.g + 148384, gradBeta: s.g + 148448,
             pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(215)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
                 beta: s.p + 118800, savedMean: s.f + 132080, savedInvStd: s.f + 132416, activation: .silu,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(216)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -2362,21 +2572,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
                 eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 132080, pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(217)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(142), savedScale: s.tensor(69), batch: s.n, pixels: 25,
                 channels: 336, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(218)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(141), weights: s.p + 129568,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(140), gradWeights: s.g + 129568,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(219)
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(140), input: s.tensor(142), batch: s.n, pixels: 25,
@@ -2385,20 +2595,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(69), gradInput: s.tensor(143), gradReduceWeights: s.g + 119808,
             gradReduceBias: s.g + 124512, gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(200)
+        s.profiler?.stop(220)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(64), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 132080, savedInvStd: s.f + 132416,
             activation: .silu, gradInput: s.tensor(143), gradGamma: s.g + 118464, gradBeta: s.g + 118800, pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(221)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
                 beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744, activation: .silu,
                 output: s.tensor(145), pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(222)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -2406,38 +2616,38 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 131408, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(223)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 141152, count: 8400)
-        s.profiler?.stop(204)
+        s.profiler?.stop(224)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(145), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 132752, gradInput: s.tensor(144), gradWeights: s.f + 141152, pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(225)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 141152, channels: 336, kernel: 5, into: s.g + 110064)
-        s.profiler?.stop(206)
+        s.profiler?.stop(226)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(144), input: s.tensor(62), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744,
             activation: .silu, gradInput: s.tensor(144), gradGamma: s.g + 108720, gradBeta: s.g + 109056, pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(227)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(144), input: s.tensor(61), weights: s.p + 89904,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(208)
+        s.profiler?.stop(228)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(146), s.tensor(138), count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(209)
+        s.profiler?.stop(229)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
@@ -2448,14 +2658,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 131296, savedInvStd: s.f + 131352,
             activation: .identity, gradInput: s.tensor(146), gradGamma: s.g + 89648, gradBeta: s.g + 89712,
             pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(230)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
                 beta: s.p + 70432, savedMean: s.f + 118816, savedInvStd: s.f + 119056, activation: .silu,
                 output: s.tensor(149), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(231)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -2463,21 +2673,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
                 activation: .silu, output: s.tensor(149), scratch: s.f + 118816, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(232)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(149), savedScale: s.tensor(59), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(233)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(146), input: s.tensor(148), weights: s.p + 76208,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(147), gradWeights: s.g + 76208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(234)
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(147), input: s.tensor(149), batch: s.n, pixels: 25,
@@ -2485,20 +2695,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 73568, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
             gradInput: s.tensor(150), gradReduceWeights: s.g + 71152, gradReduceBias: s.g + 73552,
             gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(215)
+        s.profiler?.stop(235)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(54), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 118816, savedInvStd: s.f + 119056,
             activation: .silu, gradInput: s.tensor(150), gradGamma: s.g + 70192, gradBeta: s.g + 70432, pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(236)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
                 beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576, activation: .silu,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(237)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -2506,34 +2716,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
                 activation: .silu, output: s.tensor(152), scratch: s.f + 118336, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(238)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 125296, count: 6000)
-        s.profiler?.stop(219)
+        s.profiler?.stop(239)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(152), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 119296, gradInput: s.tensor(151), gradWeights: s.f + 125296, pool: pool)
-        s.profiler?.stop(220)
+        s.profiler?.stop(240)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 125296, channels: 240, kernel: 5, into: s.g + 64192)
-        s.profiler?.stop(221)
+        s.profiler?.stop(241)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(151), input: s.tensor(52), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576,
             activation: .silu, gradInput: s.tensor(151), gradGamma: s.g + 63232, gradBeta: s.g + 63472, pool: pool)
-        s.profiler?.stop(222)
+        s.profiler?.stop(242)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(151), input: s.tensor(50), weights: s.p + 53632,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(243)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2543,21 +2753,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, gradBranch: s.tensor(154), pool: pool)
-        s.profiler?.stop(224)
+        s.profiler?.stop(244)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(48), pixels: 25 &* s.n,
             channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 118256, savedInvStd: s.f + 118296,
             activation: .identity, gradInput: s.tensor(154), gradGamma: s.g + 53440, gradBeta: s.g + 53488,
             pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(245)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
                 beta: s.p + 38064, savedMean: s.f + 113456, savedInvStd: s.f + 113696, activation: .silu,
                 output: s.tensor(157), pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(246)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -2565,21 +2775,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
                 activation: .silu, output: s.tensor(157), scratch: s.f + 113456, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(247)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(157), savedScale: s.tensor(47), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(156), pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(248)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(156), weights: s.p + 43840,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(155), gradWeights: s.g + 43840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(229)
+        s.profiler?.stop(249)
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(155), input: s.tensor(157), batch: s.n, pixels: 25,
@@ -2587,20 +2797,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 41200, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
             gradInput: s.tensor(158), gradReduceWeights: s.g + 38784, gradReduceBias: s.g + 41184,
             gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(250)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(158), input: s.tensor(42), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 113456, savedInvStd: s.f + 113696,
             activation: .silu, gradInput: s.tensor(158), gradGamma: s.g + 37824, gradBeta: s.g + 38064, pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(251)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
                 beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216, activation: .silu,
                 output: s.tensor(160), pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(252)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -2608,38 +2818,38 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
                 activation: .silu, output: s.tensor(160), scratch: s.f + 112976, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(253)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 116096, count: 2160)
-        s.profiler?.stop(234)
+        s.profiler?.stop(254)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(158), input: s.tensor(160), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 113936, gradInput: s.tensor(159), gradWeights: s.f + 116096, pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(255)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 116096, channels: 240, kernel: 3, into: s.g + 35664)
-        s.profiler?.stop(236)
+        s.profiler?.stop(256)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(159), input: s.tensor(40), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216,
             activation: .silu, gradInput: s.tensor(159), gradGamma: s.g + 34704, gradBeta: s.g + 34944, pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(257)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(39), weights: s.p + 25104,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(258)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(161), s.tensor(153), count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(259)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
@@ -2650,14 +2860,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 112896, savedInvStd: s.f + 112936,
             activation: .identity, gradInput: s.tensor(161), gradGamma: s.g + 24912, gradBeta: s.g + 24960,
             pool: pool)
-        s.profiler?.stop(240)
+        s.profiler?.stop(260)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
                 beta: s.p + 16832, savedMean: s.f + 110016, savedInvStd: s.f + 110160, activation: .silu,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(261)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -2665,21 +2875,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
                 activation: .silu, output: s.tensor(164), scratch: s.f + 110016, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(262)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(37), batch: s.n, pixels: 25,
                 channels: 144, output: s.tensor(163), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(263)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(161), input: s.tensor(163), weights: s.p + 19152,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(162), gradWeights: s.g + 19152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(264)
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(162), input: s.tensor(164), batch: s.n, pixels: 25,
@@ -2687,20 +2897,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 18144, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(165), gradReduceWeights: s.g + 17264, gradReduceBias: s.g + 18128,
             gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(265)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(32), pixels: 25 &* s.n,
             channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 110016, savedInvStd: s.f + 110160,
             activation: .silu, gradInput: s.tensor(165), gradGamma: s.g + 16688, gradBeta: s.g + 16832, pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(266)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
                 beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872, activation: .silu,
                 output: s.tensor(167), pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(267)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -2708,34 +2918,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
                 activation: .silu, output: s.tensor(167), scratch: s.f + 109728, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(268)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 111600, count: 1296)
-        s.profiler?.stop(249)
+        s.profiler?.stop(269)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(167), batch: s.n, height: 9,
             width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 110304, gradInput: s.tensor(166), gradWeights: s.f + 111600, pool: pool)
-        s.profiler?.stop(250)
+        s.profiler?.stop(270)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 111600, channels: 144, kernel: 3, into: s.g + 15392)
-        s.profiler?.stop(251)
+        s.profiler?.stop(271)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(166), input: s.tensor(30), pixels: 81 &* s.n,
             channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872,
             activation: .silu, gradInput: s.tensor(166), gradGamma: s.g + 14816, gradBeta: s.g + 14960, pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(272)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(166), input: s.tensor(29), weights: s.p + 11360,
             pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(273)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
@@ -2746,14 +2956,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 109680, savedInvStd: s.f + 109704,
             activation: .identity, gradInput: s.tensor(168), gradGamma: s.g + 11232, gradBeta: s.g + 11264,
             pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(274)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
                 beta: s.p + 7760, savedMean: s.f + 104688, savedInvStd: s.f + 104784, activation: .silu,
                 output: s.tensor(171), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(275)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -2761,21 +2971,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
                 activation: .silu, output: s.tensor(171), scratch: s.f + 104688, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(276)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(171), savedScale: s.tensor(27), batch: s.n, pixels: 81,
                 channels: 96, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(277)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(170), weights: s.p + 8928,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(169), gradWeights: s.g + 8928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(278)
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(169), input: s.tensor(171), batch: s.n, pixels: 81,
@@ -2783,20 +2993,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27), gradInput: s.tensor(172),
             gradReduceWeights: s.g + 8048, gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448,
             gradExpandBias: s.g + 8832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(279)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(172), input: s.tensor(22), pixels: 81 &* s.n,
             channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 104688, savedInvStd: s.f + 104784,
             activation: .silu, gradInput: s.tensor(172), gradGamma: s.g + 7664, gradBeta: s.g + 7760, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(280)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
                 beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592, activation: .silu,
                 output: s.tensor(174), pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(281)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -2804,34 +3014,34 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
                 activation: .silu, output: s.tensor(174), scratch: s.f + 104496, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(282)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 107280, count: 2400)
-        s.profiler?.stop(263)
+        s.profiler?.stop(283)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(172), input: s.tensor(174), batch: s.n, height: 18,
             width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 104880, gradInput: s.tensor(173), gradWeights: s.f + 107280, pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(284)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 107280, channels: 96, kernel: 5, into: s.g + 5264)
-        s.profiler?.stop(265)
+        s.profiler?.stop(285)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(20), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592,
             activation: .silu, gradInput: s.tensor(173), gradGamma: s.g + 4880, gradBeta: s.g + 4976, pool: pool)
-        s.profiler?.stop(266)
+        s.profiler?.stop(286)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(19), weights: s.p + 3344,
             pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(287)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
@@ -2841,14 +3051,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(175), input: s.tensor(18), pixels: 324 &* s.n,
             channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 104464, savedInvStd: s.f + 104480,
             activation: .identity, gradInput: s.tensor(175), gradGamma: s.g + 3280, gradBeta: s.g + 3296, pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(288)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
                 beta: s.p + 2112, savedMean: s.f + 103504, savedInvStd: s.f + 103552, activation: .silu,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(289)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -2856,21 +3066,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
                 activation: .silu, output: s.tensor(178), scratch: s.f + 103504, pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(290)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(178), savedScale: s.tensor(17), batch: s.n, pixels: 324,
                 channels: 48, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(291)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(175), input: s.tensor(177), weights: s.p + 2512,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(176), gradWeights: s.g + 2512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(292)
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(176), input: s.tensor(178), batch: s.n, pixels: 324,
@@ -2878,20 +3088,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17), gradInput: s.tensor(179),
             gradReduceWeights: s.g + 2256, gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368,
             gradExpandBias: s.g + 2464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(293)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(12), pixels: 324 &* s.n,
             channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 103504, savedInvStd: s.f + 103552,
             activation: .silu, gradInput: s.tensor(179), gradGamma: s.g + 2064, gradBeta: s.g + 2112, pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(294)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
                 beta: s.p + 1488, savedMean: s.f + 103408, savedInvStd: s.f + 103456, activation: .silu,
                 output: s.tensor(181), pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(295)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -2899,35 +3109,35 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
                 activation: .silu, output: s.tensor(181), scratch: s.f + 103408, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(296)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 104032, count: 432)
-        s.profiler?.stop(277)
+        s.profiler?.stop(297)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(181), batch: s.n, height: 36,
             width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 103600, gradInput: s.tensor(180), gradWeights: s.f + 104032, pool: pool)
-        s.profiler?.stop(278)
+        s.profiler?.stop(298)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104032, channels: 48, kernel: 3, into: s.g + 1632)
-        s.profiler?.stop(279)
+        s.profiler?.stop(299)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(180), input: s.tensor(10),
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 103408,
             savedInvStd: s.f + 103456, activation: .silu, gradInput: s.tensor(180), gradGamma: s.g + 1440,
             gradBeta: s.g + 1488, pool: pool)
-        s.profiler?.stop(280)
+        s.profiler?.stop(300)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(180), input: s.tensor(9), weights: s.p + 1056,
             pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(301)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
@@ -2937,14 +3147,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(8), pixels: 1296 &* s.n,
             channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 103392, savedInvStd: s.f + 103400,
             activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 992, gradBeta: s.g + 1008, pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(302)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
                 beta: s.p + 656, savedMean: s.f + 103072, savedInvStd: s.f + 103088, activation: .silu,
                 output: s.tensor(185), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(303)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -2952,21 +3162,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
                 activation: .silu, output: s.tensor(185), scratch: s.f + 103072, pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(304)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(185), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
                 channels: 16, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(305)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 864,
             pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(183), gradWeights: s.g + 864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(306)
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(183), input: s.tensor(185), batch: s.n,
@@ -2974,20 +3184,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 784, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(186), gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
             gradExpandWeights: s.g + 784, gradExpandBias: s.g + 848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(307)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(186), input: s.tensor(2), pixels: 1296 &* s.n,
             channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 103072, savedInvStd: s.f + 103088,
             activation: .silu, gradInput: s.tensor(186), gradGamma: s.g + 640, gradBeta: s.g + 656, pool: pool)
-        s.profiler?.stop(288)
+        s.profiler?.stop(308)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 432,
                 beta: s.p + 448, savedMean: s.f + 103040, savedInvStd: s.f + 103056, activation: .silu,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(309)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -2995,22 +3205,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
                 activation: .silu, output: s.tensor(188), scratch: s.f + 103040, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(310)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 103248, count: 144)
-        s.profiler?.stop(291)
+        s.profiler?.stop(311)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(186), input: s.tensor(188), batch: s.n, height: 36,
             width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: s.f + 103104, gradInput: s.tensor(187), gradWeights: s.f + 103248, pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(312)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 103248, channels: 16, kernel: 3, into: s.g + 496)
-        s.profiler?.stop(293)
+        s.profiler?.stop(313)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
@@ -3020,13 +3230,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(0), pixels: 1296 &* s.n,
             channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 103040, savedInvStd: s.f + 103056,
             activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(314)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(187), input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             outChannels: 16, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(295)
+        s.profiler?.stop(315)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -3247,18 +3457,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][8]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 165888,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 165888,
-              "project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
+              "frozen: project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 36, 36, 8]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [8][48]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
-              "expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+              "frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3273,18 +3487,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][16]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 248832,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 248832,
-              "project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+              "frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 18, 18, 16]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
-              "expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+              "frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3299,18 +3517,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 186624,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 186624,
-              "project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+              "frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 9, 9, 24]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 279936,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
-              "expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+              "frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3325,18 +3547,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 144000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 144000,
-              "project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
+              "frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
-              "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+              "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3351,10 +3577,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 240000,
-              "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
+              "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
@@ -3363,10 +3591,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
-              "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+              "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3381,18 +3611,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][56]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 336000,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 336000,
-              "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
+              "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
-              "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+              "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3407,10 +3641,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 470400,
-              "project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
+              "frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
@@ -3419,10 +3655,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
-              "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+              "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3437,18 +3675,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][96]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 290304,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 290304,
-              "project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
+              "frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
-              "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+              "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3463,10 +3705,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 497664,
-              "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
+              "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
@@ -3475,10 +3719,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+              "expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
-              "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+              "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
@@ -3493,18 +3739,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][160]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 829440,
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 829440,
-              "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
+              "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + identity on [n, 3, 3, 160]"),
+              "BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [160][640]"),
+        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 921600,
+              "head conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 921600,
-              "head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
+              "frozen: head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 3, 3, 640]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 640]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]"),
         .init("avgpool", kind: "pool+classifier+loss", macsPerImage: nil,

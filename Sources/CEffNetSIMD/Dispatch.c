@@ -38,8 +38,8 @@ void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff
 }
 
 void effnet_bn_statistics(int isa, const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,
-                          ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares) {
-    EFFNET_FORWARD(effnet_bn_statistics, x, C, b0, b1, p0, p1, tileRows, sums, squares);
+                          ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares, int accumulate) {
+    EFFNET_FORWARD(effnet_bn_statistics, x, C, b0, b1, p0, p1, tileRows, sums, squares, accumulate);
 }
 
 void effnet_bn_apply(int isa, int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1,

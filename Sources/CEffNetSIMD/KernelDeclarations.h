@@ -10,7 +10,8 @@
     void effnet_bias_activation_##SUFFIX(int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,   \
                                          const float *bias, const float *residual);                           \
     void effnet_bn_statistics_##SUFFIX(const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,  \
-                                       ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares);        \
+                                       ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares,         \
+                                       int accumulate);                                                        \
     void effnet_bn_apply_##SUFFIX(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1,            \
                                   ptrdiff_t tileRows, const float *gamma, const float *beta, const float *mean, \
                                   const float *invStd, float *output);                                         \

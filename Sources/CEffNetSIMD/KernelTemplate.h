@@ -244,8 +244,9 @@ AI void statistics_group(int full, VM m, const float *x, ptrdiff_t C, ptrdiff_t 
 }
 
 void FN(effnet_bn_statistics)(const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,
-                              ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares) {
-    for (ptrdiff_t i = 0; i < b1 - b0; i++) sums[i] = squares[i] = 0;
+                              ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares, int accumulate) {
+    if (!accumulate)
+        for (ptrdiff_t i = 0; i < b1 - b0; i++) sums[i] = squares[i] = 0;
     for (ptrdiff_t r0 = p0; r0 < p1; r0 += tileRows) {
         const ptrdiff_t r1 = min_index(p1, r0 + tileRows);
         for (ptrdiff_t c = b0; c < b1; c += VW) {

@@ -44,9 +44,10 @@ enum TrainingEmitter {
         line()
         let stem = plan.layers[0]
         line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,")
-        line("    /// per-worker partial weight gradients of the 1x1 convolutions.")
+        line("    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
         let mutable = program.largestSqueezeExcite != nil || !program.pointwiseWeightGradients.isEmpty
+            || program.largestBatchStatisticsChannels > 0
         line("        \(mutable ? "var" : "let") floats = max(Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
              + "kernel: \(stem.kernel), threads: pool.threadCount),")
         line("                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
@@ -54,6 +55,10 @@ enum TrainingEmitter {
         if let se = program.largestSqueezeExcite {
             line("        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, "
                  + "channels: \(se.channels), squeezeChannels: \(se.squeeze)))")
+        }
+        if program.largestBatchStatisticsChannels > 0 {
+            line("        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: "
+                 + "\(program.largestBatchStatisticsChannels), threads: pool.threadCount))")
         }
         for conv in program.pointwiseWeightGradients {
             line("        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: \(conv.inChannels), "

@@ -67,6 +67,9 @@ struct TrainingProgram {
     /// The distinct (inChannels, outChannels) of the 1x1 convolutions whose weight gradients are computed,
     /// in order of first use, for the workspace size (`TrainingKernels.pointwiseConvBackwardWorkspaceFloats`).
     var pointwiseWeightGradients: [(inChannels: Int, outChannels: Int)] = []
+    /// The widest 1x1 convolution whose batch statistics are taken with it, for the workspace size
+    /// (`TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats`); 0 when there is none.
+    var largestBatchStatisticsChannels = 0
 
     mutating func buffer(_ name: String, _ floatsPerImage: Int, standardAlias: Int? = nil) -> Int {
         buffers.append(Buffer(name: name, floatsPerImage: floatsPerImage, standardAlias: standardAlias))
@@ -90,8 +93,10 @@ extension TrainingProgram.Call {
         switch function {
         case "Kernels.stemConv": return "stem forward"
         case "WeightPrep.inputMajorWeights", "Kernels.pointwiseConv": return "conv 1x1 forward"
+        case "TrainingKernels.pointwiseConvBatchStatistics": return "conv 1x1 + BN statistics forward"
         case "WeightPrep.depthwiseWeights", "Kernels.depthwiseConv": return "depthwise forward"
-        case "TrainingKernels.batchNormForwardTraining", "TrainingSupport.batchNormForwardEval": return "BN+act forward"
+        case "TrainingKernels.batchNormForwardTraining", "TrainingKernels.batchNormApply",
+             "TrainingSupport.batchNormForwardEval": return "BN+act forward"
         case "TrainingKernels.squeezeExciteForwardTraining": return "squeeze-excitation forward"
         case "TrainingKernels.stochasticDepthMask", "TrainingKernels.residualAdd": return "shortcut forward"
         case "Kernels.globalAveragePool", "TrainingKernels.dropoutForward", "Kernels.linear",
@@ -225,17 +230,30 @@ struct TrainingProgramBuilder {
                 function: "WeightPrep.inputMajorWeights",
                 arguments: [("", .parameter(weight)), ("outChannels", .code("\(l.outputShape.channels)")),
                             ("inChannels", .code("\(l.inputShape.channels)")), ("into", .fixed(pointwiseWeights))]))
+            let gemm: [(label: String, value: TrainingProgram.Arg)] = [
+                ("input", .tensor(input)), ("pixels", .code("\(l.inputShape.pixels) &* s.n")),
+                ("inChannels", .code("\(l.inputShape.channels)")), ("inputMajorWeights", .fixed(pointwiseWeights)),
+                ("bias", .fixed(zeroBias)), ("outChannels", .code("\(l.outputShape.channels)"))]
+            // Trained, the GEMM and its BatchNorm's batch statistics run band by band in one call (the
+            // statistics read z while it is still in cache); frozen, the BatchNorm needs no statistics.
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) \(l.role) conv 1x1, \(shape(l.inputShape)) -> \(shape(l.outputShape))",
-                function: "Kernels.pointwiseConv",
-                arguments: [("input", .tensor(input)), ("pixels", .code("\(l.inputShape.pixels) &* s.n")),
-                            ("inChannels", .code("\(l.inputShape.channels)")),
-                            ("inputMajorWeights", .fixed(pointwiseWeights)), ("bias", .fixed(zeroBias)),
-                            ("outChannels", .code("\(l.outputShape.channels)")),
-                            ("activation", .code(".identity")), ("residual", .code("nil")), ("output", .tensor(z)),
-                            ("pool", .code("pool"))],
+                comment: "\(l.name) \(l.role) conv 1x1 and its BatchNorm's batch statistics, \(shape(l.inputShape)) -> "
+                    + "\(shape(l.outputShape))",
+                function: "TrainingKernels.pointwiseConvBatchStatistics",
+                arguments: gemm + [("output", .tensor(z))] + batchStatisticsArguments(l, statistics: statistics)
+                    + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                condition: trained,
                 macsPerImage: l.macs))
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) frozen: \(l.role) conv 1x1, \(shape(l.inputShape)) -> \(shape(l.outputShape))",
+                function: "Kernels.pointwiseConv",
+                arguments: gemm + [("activation", .code(".identity")), ("residual", .code("nil")), ("output", .tensor(z)),
+                                   ("pool", .code("pool"))],
+                condition: frozen,
+                macsPerImage: l.macs))
+            program.largestBatchStatisticsChannels = max(program.largestBatchStatisticsChannels, l.outputShape.channels)
         case .depthwiseConvolution:
             let c = l.outputShape.channels, taps = l.kernel * l.kernel
             let relaid = program.fixedScratch(2 * taps * c)
@@ -268,19 +286,28 @@ struct TrainingProgramBuilder {
         }
         let bnName = bn(l)
         let c = l.outputShape.channels
-        calls.append(.init(
-            module: l.name,
-            comment: "\(l.name) BatchNorm (batch statistics) + \(l.activation?.rawValue ?? "identity") on \(shape(l.outputShape))",
-            function: "TrainingKernels.batchNormForwardTraining",
-            arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                        ("channels", .code("\(c)")),
-                        ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
-                        ("eps", .code("\(plan.batchNorm.eps)")), ("momentum", .code("s.options.batchNormMomentum ?? \(plan.batchNorm.momentum)")),
-                        ("activation", .code(act(l.activation))), ("output", .tensor(out)),
-                        ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + c)),
-                        ("runningMean", .parameter("\(bnName).running_mean")),
-                        ("runningVar", .parameter("\(bnName).running_var")), ("pool", .code("pool"))],
-            condition: trained))
+        let activation = l.activation?.rawValue ?? "identity"
+        if l.operation == .pointwiseConvolution {
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) BatchNorm (the batch statistics taken with the conv) + \(activation) on \(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormApply",
+                arguments: batchNormApplyArguments(l, preActivation: z, statistics: statistics, output: out),
+                condition: trained))
+        } else {
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) BatchNorm (batch statistics) + \(activation) on \(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormForwardTraining",
+                arguments: batchNormInputArguments(l, preActivation: z)
+                    + [("eps", .code("\(plan.batchNorm.eps)")),
+                       ("momentum", .code("s.options.batchNormMomentum ?? \(plan.batchNorm.momentum)")),
+                       ("activation", .code(act(l.activation))), ("output", .tensor(out)),
+                       ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + c)),
+                       ("runningMean", .parameter("\(bnName).running_mean")),
+                       ("runningVar", .parameter("\(bnName).running_var")), ("pool", .code("pool"))],
+                condition: trained))
+        }
         calls.append(.init(
             module: l.name,
             comment: "\(l.name) frozen: BatchNorm in eval mode (running statistics) + \(l.activation?.rawValue ?? "identity") "
@@ -289,6 +316,34 @@ struct TrainingProgramBuilder {
             arguments: batchNormEvalArguments(l, preActivation: z, statistics: statistics, output: out),
             condition: frozen))
         return out
+    }
+
+    /// What every train-mode BatchNorm call of a layer starts with: its conv output, shape, gamma and beta.
+    func batchNormInputArguments(_ l: PlannedLayer, preActivation z: Int) -> [(label: String, value: TrainingProgram.Arg)] {
+        let bnName = bn(l)
+        return [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                ("channels", .code("\(l.outputShape.channels)")),
+                ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias"))]
+    }
+
+    /// The arguments of `batchNormApply` with a layer's saved statistics: the forward after a 1x1 conv
+    /// that took them, and the recomputation of any train-mode BatchNorm's output.
+    func batchNormApplyArguments(_ l: PlannedLayer, preActivation z: Int, statistics: Int, output: Int)
+        -> [(label: String, value: TrainingProgram.Arg)] {
+        batchNormInputArguments(l, preActivation: z)
+            + [("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + l.outputShape.channels)),
+               ("activation", .code(act(l.activation))), ("output", .tensor(output)), ("pool", .code("pool"))]
+    }
+
+    /// Where a train-mode BatchNorm's batch statistics go: eps and momentum, the saved mean and invStd (the
+    /// layer's statistics scratch), the running statistics.
+    func batchStatisticsArguments(_ l: PlannedLayer, statistics: Int) -> [(label: String, value: TrainingProgram.Arg)] {
+        let bnName = bn(l)
+        return [("eps", .code("\(plan.batchNorm.eps)")),
+                ("momentum", .code("s.options.batchNormMomentum ?? \(plan.batchNorm.momentum)")),
+                ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + l.outputShape.channels)),
+                ("runningMean", .parameter("\(bnName).running_mean")),
+                ("runningVar", .parameter("\(bnName).running_var"))]
     }
 
     /// The arguments of a frozen layer's eval-mode BatchNorm + activation (running statistics; the
@@ -623,16 +678,11 @@ struct TrainingProgramBuilder {
         case .batchNorm(let l, let z, let statistics, let block):
             // The forward's own kernels on the forward's saved inputs: bit-identical values. A
             // frozen layer ran BatchNorm in eval mode, so its recomputation does too.
-            let bnName = bn(l), c = l.outputShape.channels
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) recompute BatchNorm + \(l.activation?.rawValue ?? "identity") from the saved conv output",
                 function: "TrainingKernels.batchNormApply",
-                arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                            ("channels", .code("\(c)")),
-                            ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
-                            ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + c)),
-                            ("activation", .code(act(l.activation))), ("output", .tensor(copy)), ("pool", .code("pool"))],
+                arguments: batchNormApplyArguments(l, preActivation: z, statistics: statistics, output: copy),
                 condition: "\(when) && s.options.frozenBlocks <= \(block)", recomputes: true))
             calls.append(.init(
                 module: l.name,

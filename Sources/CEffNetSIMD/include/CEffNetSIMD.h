@@ -42,9 +42,11 @@ void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff
 
 /// Train-mode BatchNorm statistics over rows p0..<p1 and channels b0..<b1 of x [rows][C], walked in
 /// tiles of `tileRows` rows: sums[c-b0] = sum(x - K), squares[c-b0] = sum((x - K)^2) with K = x[0][c].
-/// Float sums per tile, flushed into the Double totals (which this overwrites).
+/// Float sums per tile, flushed into the Double totals: from zero, or with `accumulate` onto what they
+/// hold, so that calls over consecutive row ranges (each a whole number of tiles but the last) add the
+/// same tile sums in the same order as one call over all of them.
 void effnet_bn_statistics(int isa, const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0,
-                          ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares);
+                          ptrdiff_t p1, ptrdiff_t tileRows, double *sums, double *squares, int accumulate);
 
 /// output = act(gamma*(z - mean)*invStd + beta) over rows p0..<p1, all C channels, in tiles.
 void effnet_bn_apply(int isa, int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1,

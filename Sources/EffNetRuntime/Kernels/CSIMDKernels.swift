@@ -121,8 +121,9 @@ struct CSIMDKernels {
 
     /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
     func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
-                      tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {
-        effnet_bn_statistics(isa, x, C, b0, b1, p0, p1, tileRows, sums, squares)
+                      tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>,
+                      accumulate: Bool = false) {
+        effnet_bn_statistics(isa, x, C, b0, b1, p0, p1, tileRows, sums, squares, accumulate ? 1 : 0)
     }
 
     /// output = act(gamma·(z − mean)·invStd + beta), rows p0..<p1 (see `TrainingKernels.bnApply`).

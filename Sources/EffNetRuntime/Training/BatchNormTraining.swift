@@ -86,25 +86,39 @@ extension TrainingKernels {
                     let p1 = min(pixels, p0 &+ partRows)
                     bnStatisticsPart(input, channels, b0, b1, p0, p1, slots + t &* 2 &* block, slots + (t &* 2 &+ 1) &* block)
                 }
-                let m = Double(pixels)
-                let unbias = m / Double(max(1, pixels &- 1))
                 for c in b0..<b1 {
                     var s1 = 0.0, s2 = 0.0
                     for t in 0..<parts {
                         s1 += slots[t &* 2 &* block &+ (c &- b0)]
                         s2 += slots[(t &* 2 &+ 1) &* block &+ (c &- b0)]
                     }
-                    let shifted = s1 / m
-                    let mean = Double(input[c]) + shifted
-                    let variance = max(0, s2 / m - shifted * shifted)
-                    savedMean[c] = Float(mean)
-                    savedInvStd[c] = Float(1 / (variance + eps).squareRoot())
-                    runningMean[c] = Float((1 - momentum) * Double(runningMean[c]) + momentum * mean)
-                    runningVar[c] = Float((1 - momentum) * Double(runningVar[c]) + momentum * variance * unbias)
+                    finishBatchStatistics(channel: c, shiftedSum: s1, shiftedSquares: s2, pixels: pixels,
+                                          shift: input[c], eps: eps, momentum: momentum, savedMean: savedMean,
+                                          savedInvStd: savedInvStd, runningMean: runningMean, runningVar: runningVar)
                 }
                 b0 = b1
             }
         }
+    }
+
+    /// One channel's mean, invStd and running-stat update from its sums over all pixels of (z − K) and
+    /// (z − K)², K = `shift` (row 0's value): the one place this arithmetic is written, so every path
+    /// that takes batch statistics gives the same bits from the same sums.
+    @inline(__always) static func finishBatchStatistics(
+        channel c: Int, shiftedSum s1: Double, shiftedSquares s2: Double, pixels: Int, shift: Float,
+        eps: Double, momentum: Double, savedMean: UnsafeMutablePointer<Float>,
+        savedInvStd: UnsafeMutablePointer<Float>, runningMean: UnsafeMutablePointer<Float>,
+        runningVar: UnsafeMutablePointer<Float>
+    ) {
+        let m = Double(pixels)
+        let unbias = m / Double(max(1, pixels &- 1))
+        let shifted = s1 / m
+        let mean = Double(shift) + shifted
+        let variance = max(0, s2 / m - shifted * shifted)
+        savedMean[c] = Float(mean)
+        savedInvStd[c] = Float(1 / (variance + eps).squareRoot())
+        runningMean[c] = Float((1 - momentum) * Double(runningMean[c]) + momentum * mean)
+        runningVar[c] = Float((1 - momentum) * Double(runningVar[c]) + momentum * variance * unbias)
     }
 
     /// Σ (x − K) and Σ (x − K)² over rows p0..<p1, channels b0..<b1 (K = row 0's value), written to

@@ -63,6 +63,28 @@ final class TrainingBenchmarkTests: XCTestCase {
                                   outChannels: 24,
                                   activation: .identity, residual: nil, output: &gIn24, pool: pool)
         }
+        // B0's first expansion at batch 16 as the training forward runs it: the GEMM then the statistics
+        // pass, against both band by band (pointwiseConvBatchStatistics).
+        do {
+            let w16 = rng.floats(16 * 96), bias = [Float](repeating: 0, count: 96)
+            var z = [Float](repeating: 0, count: pixels * 96)
+            var mean = [Float](repeating: 0, count: 96), inv = mean, rm = mean, rv = mean
+            var statisticsWorkspace = [Float](repeating: 0, count: TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(
+                outChannels: 96, threads: pool.threadCount))
+            time("pointwise forward 16->96 then BN statistics 200704x96") {
+                Kernels.pointwiseConv(input: small, pixels: pixels, inChannels: 16, inputMajorWeights: w16, bias: bias,
+                                      outChannels: 96, activation: .identity, residual: nil, output: &z, pool: pool)
+                TrainingKernels.batchNormStatistics(input: z, pixels: pixels, channels: 96, eps: 1e-5, momentum: 0.1,
+                                                    savedMean: &mean, savedInvStd: &inv, runningMean: &rm,
+                                                    runningVar: &rv, pool: pool)
+            }
+            time("pointwise forward 16->96 with BN statistics band by band 200704x96") {
+                TrainingKernels.pointwiseConvBatchStatistics(
+                    input: small, pixels: pixels, inChannels: 16, inputMajorWeights: w16, bias: bias, outChannels: 96,
+                    output: &z, eps: 1e-5, momentum: 0.1, savedMean: &mean, savedInvStd: &inv, runningMean: &rm,
+                    runningVar: &rv, workspace: &statisticsWorkspace, pool: pool)
+            }
+        }
         var out96 = [Float](repeating: 0, count: pixels * 96)
         var mean = [Float](repeating: 0, count: 96), inv = mean, rm = mean, rv = mean
         let gamma = rng.floats(96), beta = rng.floats(96)
